@@ -1,0 +1,71 @@
+namespace CloonixActors.DataPlane;
+
+/// <summary>Bridge and port operations on one Open vSwitch instance; the seam that actor tests replace.</summary>
+public interface IOvsSwitch
+{
+    Task EnsureBridgeAsync(string bridge);
+
+    Task DeleteBridgeAsync(string bridge);
+
+    Task<IReadOnlyList<string>> ListBridgesAsync();
+
+    Task<IReadOnlyList<string>> ListPortsAsync(string bridge);
+
+    /// <summary>Adds and removes ports of one bridge in a single OVSDB transaction.</summary>
+    Task ApplyPortsAsync(string bridge, IReadOnlyCollection<string> add, IReadOnlyCollection<string> remove);
+}
+
+/// <summary>
+/// <see cref="IOvsSwitch"/> through ovs-vsctl against the daemon's private OVSDB socket. Every call waits
+/// until ovs-vswitchd has applied the change, so a reply to the client means the port is really there.
+/// </summary>
+public sealed class OvsVsctl(OvsPaths paths, string datapathType) : IOvsSwitch
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    public string DatapathType { get; } = datapathType;
+
+    private Task<string> Vsctl(IEnumerable<string> args) =>
+        ProcessRunner.RunCheckedAsync(
+            "ovs-vsctl",
+            new[] { $"--db=unix:{paths.DbSocket}", "--timeout=15" }.Concat(args),
+            Timeout,
+            paths.Environment);
+
+    public Task EnsureBridgeAsync(string bridge) =>
+        Vsctl(["--may-exist", "add-br", bridge, "--", "set", "bridge", bridge, $"datapath_type={DatapathType}", "fail_mode=standalone"]);
+
+    public Task DeleteBridgeAsync(string bridge) => Vsctl(["--if-exists", "del-br", bridge]);
+
+    public async Task<IReadOnlyList<string>> ListBridgesAsync() => Lines(await Vsctl(["list-br"]).ConfigureAwait(false));
+
+    public async Task<IReadOnlyList<string>> ListPortsAsync(string bridge) =>
+        Lines(await Vsctl(["list-ports", bridge]).ConfigureAwait(false));
+
+    public async Task ApplyPortsAsync(string bridge, IReadOnlyCollection<string> add, IReadOnlyCollection<string> remove)
+    {
+        if (add.Count == 0 && remove.Count == 0)
+        {
+            return;
+        }
+
+        var args = new List<string>();
+        foreach (var port in remove)
+        {
+            args.AddRange(["--", "--if-exists", "del-port", bridge, port]);
+        }
+
+        foreach (var port in add)
+        {
+            args.AddRange(["--", "--may-exist", "add-port", bridge, port]);
+        }
+
+        await Vsctl(args.Skip(1)).ConfigureAwait(false);
+    }
+
+    private static List<string> Lines(string output) =>
+        [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+
+    /// <summary>"system" where the openvswitch kernel module is loaded, else the userspace "netdev" datapath.</summary>
+    public static string DetectDatapath() => Directory.Exists("/sys/module/openvswitch") ? "system" : "netdev";
+}

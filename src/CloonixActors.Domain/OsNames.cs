@@ -1,0 +1,38 @@
+namespace CloonixActors.Domain;
+
+/// <summary>
+/// How desired objects are named in the OS. Everything carries the "cxa" prefix so that a purge finds it
+/// all; interface names are built from small numeric ids so they stay within 15 characters whatever the
+/// user's names are.
+/// </summary>
+public static class OsNames
+{
+    public const string Prefix = "cxa";
+
+    /// <summary>The network namespace of a container on a given host (namespace names are machine-wide).</summary>
+    public static string Namespace(string host, string node) => $"{Prefix}-{host}-{node}";
+
+    public static string NamespacePrefix(string host) => $"{Prefix}-{host}-";
+
+    /// <summary>The root-namespace end of a container nic's veth pair, the port on the lan bridge.</summary>
+    public static string ContainerHostIf(int nodeId, int nic) => $"{Prefix}{nodeId}n{nic}";
+
+    /// <summary>The nic as the container sees it.</summary>
+    public static string GuestIf(int nic) => $"eth{nic}";
+
+    /// <summary>The OVS bridge of a lan on this host.</summary>
+    public static string Bridge(int lanId) => $"{Prefix}b{lanId}";
+
+    public static bool IsProjectBridge(string name) => name.StartsWith(Prefix + "b", StringComparison.Ordinal);
+
+    /// <summary>True for names <see cref="ContainerHostIf"/> makes, and only those.</summary>
+    public static bool IsContainerHostIf(string name) =>
+        name.Length > Prefix.Length + 2
+        && name.StartsWith(Prefix, StringComparison.Ordinal)
+        && name.IndexOf('n', Prefix.Length) is var n and > 3
+        && name[Prefix.Length..n].All(char.IsAsciiDigit)
+        && n + 1 < name.Length
+        && name[(n + 1)..].All(char.IsAsciiDigit);
+
+    public static bool IsProjectInterface(string name) => name.StartsWith(Prefix, StringComparison.Ordinal);
+}

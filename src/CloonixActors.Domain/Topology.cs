@@ -1,0 +1,234 @@
+using System.Collections.Immutable;
+using CloonixActors.Protocol;
+
+namespace CloonixActors.Domain;
+
+public sealed record LanSpec(string Name, int Id)
+{
+    public string Bridge => OsNames.Bridge(Id);
+}
+
+public enum NodeKind
+{
+    Container,
+}
+
+public sealed record NodeSpec(string Name, int Id, NodeKind Kind, int Nics);
+
+/// <summary>One nic of one node, the key of an endpoint.</summary>
+public readonly record struct NicRef(string Node, int Nic)
+{
+    public override string ToString() => $"{Node}/{Nic}";
+}
+
+/// <summary>The outcome of <see cref="Topology.Decide"/>: events to persist, or one reason for refusing.</summary>
+public sealed record Decision(ImmutableArray<ITopologyEvent> Events, CommandFailed? Rejection)
+{
+    public bool Accepted => Rejection is null;
+
+    public static Decision Accept(params ITopologyEvent[] events) => new([.. events], null);
+
+    public static Decision Reject(ErrorCode code, string message) => new([], new CommandFailed(code, message));
+}
+
+/// <summary>
+/// The desired topology of one host: lans, nodes and the endpoints that join them. Pure: Decide validates a
+/// command against the state and returns the events that would follow; Apply folds one event in.
+/// Only Apply changes state, so replaying the journal rebuilds exactly what Decide accepted.
+/// </summary>
+public sealed record Topology(
+    int NextId,
+    ImmutableSortedDictionary<string, LanSpec> Lans,
+    ImmutableSortedDictionary<string, NodeSpec> Nodes,
+    ImmutableSortedDictionary<NicRef, string> Endpoints)
+{
+    public const int MaxNics = 32;
+
+    public static readonly Topology Empty = new(
+        1,
+        ImmutableSortedDictionary<string, LanSpec>.Empty.WithComparers(StringComparer.Ordinal),
+        ImmutableSortedDictionary<string, NodeSpec>.Empty.WithComparers(StringComparer.Ordinal),
+        ImmutableSortedDictionary.Create<NicRef, string>(Comparer<NicRef>.Create(CompareNic)));
+
+    private static int CompareNic(NicRef a, NicRef b)
+    {
+        var byNode = string.CompareOrdinal(a.Node, b.Node);
+        return byNode != 0 ? byNode : a.Nic.CompareTo(b.Nic);
+    }
+
+    public bool NameTaken(string name) => Lans.ContainsKey(name) || Nodes.ContainsKey(name);
+
+    public IEnumerable<NicRef> MembersOf(string lan) =>
+        Endpoints.Where(e => e.Value == lan).Select(e => e.Key);
+
+    public IEnumerable<KeyValuePair<NicRef, string>> EndpointsOf(string node) =>
+        Endpoints.Where(e => e.Key.Node == node);
+
+    public Decision Decide(ITopologyCommand command) => command switch
+    {
+        AddLan c => DecideAddLan(c),
+        AddContainer c => DecideAddContainer(c),
+        DeleteObject c => DecideDelete(c),
+        ConnectNic c => DecideConnect(c),
+        DisconnectNic c => DecideDisconnect(c),
+        PurgeAll => DecidePurge(),
+        _ => Decision.Reject(ErrorCode.InvalidArgument, $"unknown command {command.GetType().Name}"),
+    };
+
+    private Decision DecideAddLan(AddLan c)
+    {
+        if (Names.Problem(c.Name, "lan") is { } problem)
+        {
+            return Decision.Reject(ErrorCode.InvalidArgument, problem);
+        }
+
+        return NameTaken(c.Name)
+            ? Decision.Reject(ErrorCode.AlreadyExists, $"name '{c.Name}' is already used by a {KindOf(c.Name)}")
+            : Decision.Accept(new LanAdded(c.Name, NextId));
+    }
+
+    private Decision DecideAddContainer(AddContainer c)
+    {
+        if (Names.Problem(c.Name, "node") is { } problem)
+        {
+            return Decision.Reject(ErrorCode.InvalidArgument, problem);
+        }
+
+        if (c.Nics is < 1 or > MaxNics)
+        {
+            return Decision.Reject(ErrorCode.InvalidArgument, $"a container has 1 to {MaxNics} nics, not {c.Nics}");
+        }
+
+        return NameTaken(c.Name)
+            ? Decision.Reject(ErrorCode.AlreadyExists, $"name '{c.Name}' is already used by a {KindOf(c.Name)}")
+            : Decision.Accept(new ContainerAdded(c.Name, NextId, c.Nics));
+    }
+
+    private Decision DecideDelete(DeleteObject c)
+    {
+        if (Names.Problem(c.Name, "object") is { } problem)
+        {
+            return Decision.Reject(ErrorCode.InvalidArgument, problem);
+        }
+
+        if (Lans.ContainsKey(c.Name))
+        {
+            var members = MembersOf(c.Name).ToList();
+            if (members.Count > 0 && !c.Force)
+            {
+                return Decision.Reject(
+                    ErrorCode.Conflict,
+                    $"lan '{c.Name}' has {members.Count} attached nic(s) ({string.Join(", ", members.Take(4))}{(members.Count > 4 ? ", ..." : "")}); disconnect them or use --force");
+            }
+
+            var events = members.Select(m => (ITopologyEvent)new NicDisconnected(m.Node, m.Nic, c.Name))
+                .Append(new LanRemoved(c.Name));
+            return Decision.Accept([.. events]);
+        }
+
+        if (Nodes.ContainsKey(c.Name))
+        {
+            // A node takes its endpoints with it: detaching is implied by removing the nic itself.
+            var events = EndpointsOf(c.Name).Select(e => (ITopologyEvent)new NicDisconnected(e.Key.Node, e.Key.Nic, e.Value))
+                .Append(new NodeRemoved(c.Name));
+            return Decision.Accept([.. events]);
+        }
+
+        return Decision.Reject(ErrorCode.NotFound, $"no node or lan named '{c.Name}'");
+    }
+
+    private Decision DecideConnect(ConnectNic c)
+    {
+        if (CheckNic(c.Node, c.Nic) is { } nicProblem)
+        {
+            return nicProblem;
+        }
+
+        if (Names.Problem(c.Lan, "lan") is { } lanProblem)
+        {
+            return Decision.Reject(ErrorCode.InvalidArgument, lanProblem);
+        }
+
+        if (!Lans.ContainsKey(c.Lan))
+        {
+            return Decision.Reject(ErrorCode.NotFound, Nodes.ContainsKey(c.Lan) ? $"'{c.Lan}' is a node, not a lan" : $"no lan named '{c.Lan}'");
+        }
+
+        var nic = new NicRef(c.Node, c.Nic);
+        if (Endpoints.TryGetValue(nic, out var current))
+        {
+            return Decision.Reject(ErrorCode.Conflict, $"nic {nic} is already connected to lan '{current}'; disconnect it first");
+        }
+
+        return Decision.Accept(new NicConnected(c.Node, c.Nic, c.Lan));
+    }
+
+    private Decision DecideDisconnect(DisconnectNic c)
+    {
+        if (CheckNic(c.Node, c.Nic) is { } nicProblem)
+        {
+            return nicProblem;
+        }
+
+        var nic = new NicRef(c.Node, c.Nic);
+        return Endpoints.TryGetValue(nic, out var lan)
+            ? Decision.Accept(new NicDisconnected(c.Node, c.Nic, lan))
+            : Decision.Reject(ErrorCode.Conflict, $"nic {nic} is not connected to any lan");
+    }
+
+    private Decision DecidePurge()
+    {
+        var events = Endpoints.Select(e => (ITopologyEvent)new NicDisconnected(e.Key.Node, e.Key.Nic, e.Value))
+            .Concat(Nodes.Keys.Select(n => new NodeRemoved(n)))
+            .Concat(Lans.Keys.Select(l => new LanRemoved(l)));
+        return Decision.Accept([.. events]);
+    }
+
+    private Decision? CheckNic(string node, int nic)
+    {
+        if (Names.Problem(node, "node") is { } problem)
+        {
+            return Decision.Reject(ErrorCode.InvalidArgument, problem);
+        }
+
+        if (!Nodes.TryGetValue(node, out var spec))
+        {
+            return Decision.Reject(ErrorCode.NotFound, Lans.ContainsKey(node) ? $"'{node}' is a lan, not a node" : $"no node named '{node}'");
+        }
+
+        return nic < 0 || nic >= spec.Nics
+            ? Decision.Reject(ErrorCode.InvalidArgument, $"node '{node}' has nics 0 to {spec.Nics - 1}; there is no nic {nic}")
+            : null;
+    }
+
+    private string KindOf(string name) => Lans.ContainsKey(name) ? "lan" : "node";
+
+    public Topology Apply(ITopologyEvent e) => e switch
+    {
+        LanAdded a => this with { Lans = Lans.Add(a.Name, new LanSpec(a.Name, a.Id)), NextId = Math.Max(NextId, a.Id + 1) },
+        LanRemoved r => this with { Lans = Lans.Remove(r.Name) },
+        ContainerAdded a => this with
+        {
+            Nodes = Nodes.Add(a.Name, new NodeSpec(a.Name, a.Id, NodeKind.Container, a.Nics)),
+            NextId = Math.Max(NextId, a.Id + 1),
+        },
+        NodeRemoved r => this with { Nodes = Nodes.Remove(r.Name) },
+        NicConnected c => this with { Endpoints = Endpoints.SetItem(new NicRef(c.Node, c.Nic), c.Lan) },
+        NicDisconnected d => this with { Endpoints = Endpoints.Remove(new NicRef(d.Node, d.Nic)) },
+        _ => throw new ArgumentException($"unknown event {e.GetType().Name}", nameof(e)),
+    };
+
+    public Topology ApplyAll(IEnumerable<ITopologyEvent> events) => events.Aggregate(this, (t, e) => t.Apply(e));
+
+    public TopologySnapshot ToSnapshot() => new(
+        NextId,
+        [.. Lans.Values.Select(l => new LanAdded(l.Name, l.Id))],
+        [.. Nodes.Values.Select(n => new ContainerAdded(n.Name, n.Id, n.Nics))],
+        [.. Endpoints.Select(e => new NicConnected(e.Key.Node, e.Key.Nic, e.Value))]);
+
+    public static Topology FromSnapshot(TopologySnapshot s) =>
+        (Empty with { NextId = s.NextId })
+            .ApplyAll(s.Lans)
+            .ApplyAll(s.Containers)
+            .ApplyAll(s.Endpoints);
+}

@@ -1,0 +1,140 @@
+using Akka.Actor;
+using Akka.Event;
+using CloonixActors.DataPlane;
+using CloonixActors.Domain;
+using CloonixActors.Protocol;
+
+namespace CloonixActors.Host.Actors;
+
+/// <summary>
+/// Owns one container: its network namespace, its veth pairs and every process started inside it.
+/// On start it adopts what already exists (a restarted daemon) and creates what is missing; it runs
+/// <c>exec</c> requests; on teardown it kills what runs inside and removes the namespace and veths.
+/// </summary>
+public sealed class ContainerActor : ReceiveActor, IWithTimers
+{
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
+
+    private readonly NodeSpec _node;
+    private readonly IContainerPlane _plane;
+    private readonly string _ns;
+    private readonly IReadOnlyList<VethPair> _nics;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly List<IActorRef> _waiting = [];
+    private bool _ready;
+    private bool _ensuring;
+    private int _failures;
+    private Teardown? _pendingTeardown;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(NodeSpec node, string host, IContainerPlane plane, IActorRef? replyTo) =>
+        Akka.Actor.Props.Create(() => new ContainerActor(node, host, plane, replyTo));
+
+    public ContainerActor(NodeSpec node, string host, IContainerPlane plane, IActorRef? replyTo)
+    {
+        _node = node;
+        _plane = plane;
+        _ns = OsNames.Namespace(host, node.Name);
+        _nics = [.. Enumerable.Range(0, node.Nics).Select(i => new VethPair(OsNames.ContainerHostIf(node.Id, i), OsNames.GuestIf(i)))];
+        if (replyTo is not null)
+        {
+            _waiting.Add(replyTo);
+        }
+
+        Receive<Ensured>(OnEnsured);
+        Receive<Reconcile>(_ => Ensure());
+        Receive<ExecInNode>(Exec);
+        Receive<Teardown>(t =>
+        {
+            if (_ensuring)
+            {
+                // Deleting while iproute2 is still creating would race it; finish the creation first.
+                _pendingTeardown = t;
+                return;
+            }
+
+            Timers.CancelAll();
+            var replyTo = t.ReplyTo;
+            var name = _node.Name;
+            _plane.DeleteContainerAsync(_ns, [.. _nics.Select(n => n.HostIf)]).PipeTo(
+                Self,
+                success: () => new TornDown(replyTo, new TeardownDone($"node {name}", null)),
+                failure: ex => new TornDown(replyTo, new TeardownDone($"node {name}", ex.GetBaseException().Message)));
+            Become(TearingDown);
+        });
+    }
+
+    private sealed record Ensured(string? Error);
+
+    private sealed record TornDown(IActorRef? ReplyTo, TeardownDone Result);
+
+    protected override void PreStart() => Ensure();
+
+    private void Ensure()
+    {
+        _ensuring = true;
+        _plane.EnsureContainerAsync(_ns, _nics).PipeTo(Self, success: () => new Ensured(null), failure: ex => new Ensured(ex.GetBaseException().Message));
+    }
+
+    private void OnEnsured(Ensured e)
+    {
+        _ensuring = false;
+        if (_pendingTeardown is { } teardown)
+        {
+            foreach (var w in _waiting)
+            {
+                w.Tell(new CommandFailed(ErrorCode.Conflict, $"node {_node.Name} was removed while it was being created"));
+            }
+
+            _waiting.Clear();
+            _pendingTeardown = null;
+            Self.Tell(teardown);
+            return;
+        }
+
+        foreach (var w in _waiting)
+        {
+            w.Tell(e.Error is null
+                ? new CommandSucceeded($"node {_node.Name} ready")
+                : new CommandFailed(ErrorCode.DataPlane, $"node {_node.Name}: recorded, but its namespace is not ready yet ({e.Error}); it will be retried"));
+        }
+
+        _waiting.Clear();
+        if (e.Error is null)
+        {
+            _failures = 0;
+            _ready = true;
+            Context.Parent.Tell(new NodeReady(_node.Name));
+        }
+        else
+        {
+            var delay = TimeSpan.FromSeconds(Math.Min(MaxRetryDelay.TotalSeconds, 0.5 * Math.Pow(2, Math.Min(++_failures, 8))));
+            _log.Warning("node {0}: {1}; retrying in {2} s", _node.Name, e.Error, delay.TotalSeconds);
+            Timers.StartSingleTimer("retry", Reconcile.Instance, delay);
+        }
+    }
+
+    private void Exec(ExecInNode cmd)
+    {
+        if (!_ready)
+        {
+            Sender.Tell(new CommandFailed(ErrorCode.Unavailable, $"node {_node.Name} is not ready yet"));
+            return;
+        }
+
+        _plane.ExecAsync(_ns, cmd.Argv, TimeSpan.FromSeconds(cmd.TimeoutSeconds))
+            .PipeTo(Sender, success: r => new ExecResult(r.ExitCode, r.Stdout, r.Stderr, r.TimedOut), failure: ex => new CommandFailed(ErrorCode.DataPlane, ex.GetBaseException().Message));
+    }
+
+    private void TearingDown()
+    {
+        Receive<TornDown>(t =>
+        {
+            t.ReplyTo?.Tell(t.Result);
+            Context.Stop(Self);
+        });
+        Receive<ExecInNode>(_ => Sender.Tell(new CommandFailed(ErrorCode.NotFound, $"node {_node.Name} is being removed")));
+        ReceiveAny(_ => { });
+    }
+}

@@ -1,0 +1,359 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Event;
+using Akka.Persistence;
+using CloonixActors.DataPlane;
+using CloonixActors.Domain;
+using CloonixActors.Protocol;
+
+namespace CloonixActors.Host.Actors;
+
+public sealed record HostSettings(
+    string HostName,
+    string StateDir,
+    string Persistence,
+    int SnapshotEvery = 100,
+    TimeSpan? CommandTimeout = null)
+{
+    public TimeSpan Timeout => CommandTimeout ?? TimeSpan.FromSeconds(60);
+}
+
+/// <summary>The data-plane adapters a host agent drives; tests give fakes, the daemon the real ones.</summary>
+public sealed record HostPlane(IOvsSwitch Ovs, IContainerPlane Containers, Props OvsProps, string Datapath);
+
+/// <summary>
+/// Everything that runs on this host. The desired topology is event-sourced here: a command is decided
+/// against the state, its events are persisted, and only then do child actors change the OS. After a
+/// restart the journal rebuilds the state, children adopt what exists, and a sweep removes what the
+/// state no longer wants, so the data plane always converges on the journal.
+/// </summary>
+public sealed class HostAgent : ReceivePersistentActor
+{
+    private readonly HostSettings _settings;
+    private readonly HostPlane _plane;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly DateTime _started = DateTime.UtcNow;
+    private readonly Dictionary<string, IActorRef> _lans = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IActorRef> _nodes = new(StringComparer.Ordinal);
+    private Topology _state = Topology.Empty;
+    private IActorRef _ovs = ActorRefs.Nobody;
+    private OvsReady? _ovsReady;
+    private bool _swept;
+    private int _collectors;
+
+    public static Props Props(HostSettings settings, HostPlane plane) =>
+        Akka.Actor.Props.Create(() => new HostAgent(settings, plane));
+
+    public HostAgent(HostSettings settings, HostPlane plane)
+    {
+        _settings = settings;
+        _plane = plane;
+        PersistenceId = $"host-{settings.HostName}";
+
+        Recover<SnapshotOffer>(offer =>
+        {
+            if (offer.Snapshot is TopologySnapshot snapshot)
+            {
+                _state = Topology.FromSnapshot(snapshot);
+            }
+        });
+        Recover<ITopologyEvent>(e => _state = _state.Apply(e));
+        Recover<RecoveryCompleted>(_ => StartChildren());
+
+        Command<ITopologyCommand>(Handle);
+        Command<ListTopology>(_ => Sender.Tell(Listing()));
+        Command<GetStatus>(_ => ReplyStatus());
+        Command<ExecInNode>(Exec);
+        Command<OvsReady>(OnOvsReady);
+        Command<NodeReady>(r =>
+        {
+            foreach (var (_, lan) in _state.EndpointsOf(r.Node).ToList())
+            {
+                _lans.GetValueOrDefault(lan)?.Tell(Reconcile.Instance);
+            }
+        });
+        Command<Swept>(s =>
+        {
+            if (s.Error is not null)
+            {
+                _log.Warning("sweep of leftovers incomplete: {0}", s.Error);
+            }
+            else if (s.Removed.Count > 0)
+            {
+                _log.Info("removed leftovers that the desired state does not hold: {0}", string.Join(", ", s.Removed));
+            }
+
+            s.ReplyTo?.Tell(s.Error is null
+                ? new CommandSucceeded($"purged: nothing left on host {_settings.HostName} ({s.Removed.Count} leftover object(s) removed)")
+                : new CommandFailed(ErrorCode.DataPlane, $"purge incomplete: {s.Error}"));
+        });
+        Command<SweepRequest>(s => Sweep(s.ReplyTo));
+        Command<TeardownDataPlane>(_ => TeardownAll());
+        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
+        Command<SaveSnapshotFailure>(f => _log.Warning("snapshot failed: {0}", f.Cause.Message));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(f => _log.Warning("old snapshots not deleted: {0}", f.Cause.Message));
+    }
+
+    public override string PersistenceId { get; }
+
+    private sealed record Swept(IReadOnlyList<string> Removed, string? Error, IActorRef? ReplyTo);
+
+    private void StartChildren()
+    {
+        _log.Info("host {0}: desired state recovered: {1} node(s), {2} lan(s), {3} endpoint(s)", _settings.HostName, _state.Nodes.Count, _state.Lans.Count, _state.Endpoints.Count);
+        _ovs = Context.ActorOf(_plane.OvsProps, "ovs");
+        foreach (var node in _state.Nodes.Values)
+        {
+            StartNode(node, null);
+        }
+
+        foreach (var lan in _state.Lans.Values)
+        {
+            StartLan(lan, null);
+        }
+    }
+
+    private void Handle(ITopologyCommand command)
+    {
+        var decision = _state.Decide(command);
+        if (decision.Rejection is { } rejected)
+        {
+            Sender.Tell(rejected);
+            return;
+        }
+
+        var client = Sender;
+        var events = decision.Events;
+        var self = Self;
+        Action<IActorRef>? then = command is PurgeAll ? c => self.Tell(new SweepRequest(c)) : null;
+        var collector = Context.ActorOf(
+            ReplyCollector.Props(events.Length, client, Describe(command), _settings.Timeout, then),
+            $"reply-{++_collectors}");
+        var persisted = 0;
+        PersistAll(events, e =>
+        {
+            _state = _state.Apply(e);
+            Act(e, collector);
+            if (++persisted == events.Length && LastSequenceNr % _settings.SnapshotEvery < events.Length)
+            {
+                SaveSnapshot(_state.ToSnapshot());
+            }
+        });
+    }
+
+    private sealed record SweepRequest(IActorRef ReplyTo);
+
+    /// <summary>Carries out one persisted event on the data plane; the child answers <paramref name="replyTo"/>.</summary>
+    private void Act(ITopologyEvent e, IActorRef replyTo)
+    {
+        switch (e)
+        {
+            case LanAdded a:
+                StartLan(_state.Lans[a.Name], replyTo);
+                break;
+            case LanRemoved r:
+                if (_lans.Remove(r.Name, out var lan))
+                {
+                    lan.Tell(new Teardown(replyTo));
+                }
+                else
+                {
+                    replyTo.Tell(new CommandSucceeded("no bridge"));
+                }
+
+                break;
+            case ContainerAdded a:
+                StartNode(_state.Nodes[a.Name], replyTo);
+                break;
+            case NodeRemoved r:
+                if (_nodes.Remove(r.Name, out var node))
+                {
+                    node.Tell(new Teardown(replyTo));
+                }
+                else
+                {
+                    replyTo.Tell(new CommandSucceeded("no node"));
+                }
+
+                break;
+            case NicConnected c:
+                UpdateLan(c.Lan, replyTo);
+                break;
+            case NicDisconnected d:
+                UpdateLan(d.Lan, replyTo);
+                break;
+        }
+    }
+
+    private void StartLan(LanSpec lan, IActorRef? replyTo)
+    {
+        var containers = _plane.Containers;
+        var actor = Context.ActorOf(LanActor.Props(lan, _plane.Ovs, containers.LinkExists), $"lan-{lan.Name}-{lan.Id}");
+        _lans[lan.Name] = actor;
+        if (_ovsReady is { } ready)
+        {
+            actor.Tell(ready);
+        }
+
+        actor.Tell(new SetLanMembers(PortsOf(lan.Name), replyTo));
+    }
+
+    private void UpdateLan(string lan, IActorRef replyTo)
+    {
+        if (_lans.TryGetValue(lan, out var actor))
+        {
+            actor.Tell(new SetLanMembers(PortsOf(lan), replyTo));
+        }
+        else
+        {
+            replyTo.Tell(new CommandSucceeded("lan gone"));
+        }
+    }
+
+    private void StartNode(NodeSpec node, IActorRef? replyTo)
+    {
+        _nodes[node.Name] = Context.ActorOf(ContainerActor.Props(node, _settings.HostName, _plane.Containers, replyTo), $"cnt-{node.Name}-{node.Id}");
+    }
+
+    private HashSet<string> PortsOf(string lan) =>
+        _state.MembersOf(lan).Select(m => OsNames.ContainerHostIf(_state.Nodes[m.Node].Id, m.Nic)).ToHashSet(StringComparer.Ordinal);
+
+    private void OnOvsReady(OvsReady ready)
+    {
+        _ovsReady = ready;
+        foreach (var lan in _lans.Values)
+        {
+            lan.Tell(ready);
+        }
+
+        if (!_swept)
+        {
+            _swept = true;
+            Sweep(null);
+        }
+    }
+
+    private void Exec(ExecInNode cmd)
+    {
+        if (Names.Problem(cmd.Node, "node") is { } problem)
+        {
+            Sender.Tell(new CommandFailed(ErrorCode.InvalidArgument, problem));
+        }
+        else if (cmd.Argv.Length == 0 || cmd.Argv.Any(a => a.Contains('\0', StringComparison.Ordinal)) || string.IsNullOrEmpty(cmd.Argv[0]))
+        {
+            Sender.Tell(new CommandFailed(ErrorCode.InvalidArgument, "exec needs a program and its arguments, without NUL characters"));
+        }
+        else if (cmd.TimeoutSeconds is < 1 or > 3600)
+        {
+            Sender.Tell(new CommandFailed(ErrorCode.InvalidArgument, $"exec timeout is 1 to 3600 seconds, not {cmd.TimeoutSeconds}"));
+        }
+        else if (_nodes.TryGetValue(cmd.Node, out var node))
+        {
+            node.Forward(cmd);
+        }
+        else
+        {
+            Sender.Tell(new CommandFailed(ErrorCode.NotFound, _state.Lans.ContainsKey(cmd.Node) ? $"'{cmd.Node}' is a lan, not a node" : $"no node named '{cmd.Node}'"));
+        }
+    }
+
+    /// <summary>
+    /// Removes project objects on this host that the desired state does not hold: namespaces and
+    /// bridges (a veth dies with its namespace, so host-side ends need no sweep of their own). Runs once OVS is first ready after a (re)start, and at the end of a purge.
+    /// </summary>
+    private void Sweep(IActorRef? replyTo)
+    {
+        var host = _settings.HostName;
+        var wantedNs = _state.Nodes.Keys.Select(n => OsNames.Namespace(host, n)).ToImmutableHashSet();
+        var wantedBridges = _state.Lans.Values.Select(l => l.Bridge).ToImmutableHashSet();
+        var plane = _plane;
+        Task.Run(async () =>
+        {
+            var removed = new List<string>();
+            foreach (var ns in plane.Containers.ListNamespaces(OsNames.NamespacePrefix(host)).Where(n => !wantedNs.Contains(n)))
+            {
+                await plane.Containers.DeleteContainerAsync(ns, []).ConfigureAwait(false);
+                removed.Add(ns);
+            }
+
+            foreach (var bridge in (await plane.Ovs.ListBridgesAsync().ConfigureAwait(false)).Where(b => OsNames.IsProjectBridge(b) && !wantedBridges.Contains(b)))
+            {
+                await plane.Ovs.DeleteBridgeAsync(bridge).ConfigureAwait(false);
+                removed.Add(bridge);
+            }
+
+            return new Swept(removed, null, replyTo);
+        }).PipeTo(Self, failure: ex => new Swept([], ex.GetBaseException().Message, replyTo));
+    }
+
+    private void TeardownAll()
+    {
+        var client = Sender;
+        var parts = _lans.Count + _nodes.Count;
+        var ovs = _ovs;
+        var collector = Context.ActorOf(
+            ReplyCollector.Props(parts, client, "data plane removed", _settings.Timeout, c => ovs.Tell(new StopOvs(), c)),
+            $"reply-{++_collectors}");
+        foreach (var child in _lans.Values.Concat(_nodes.Values))
+        {
+            child.Tell(new Teardown(collector));
+        }
+
+        _lans.Clear();
+        _nodes.Clear();
+    }
+
+    private TopologyListing Listing()
+    {
+        var host = _settings.HostName;
+        var nodes = _state.Nodes.Values.Select(n => new NodeView(
+            n.Name,
+            "cnt",
+            host,
+            OsNames.Namespace(host, n.Name),
+            [.. Enumerable.Range(0, n.Nics).Select(i => new NicView(i, "veth", _state.Endpoints.GetValueOrDefault(new NicRef(n.Name, i)), OsNames.ContainerHostIf(n.Id, i)))]));
+        var lans = _state.Lans.Values.Select(l => new LanView(l.Name, host, l.Bridge, [.. _state.MembersOf(l.Name).Select(m => m.ToString())]));
+        return new TopologyListing([.. nodes], [.. lans]);
+    }
+
+    private void ReplyStatus()
+    {
+        var client = Sender;
+        var settings = _settings;
+        var uptime = DateTime.UtcNow - _started;
+        var counts = (_state.Nodes.Count, _state.Lans.Count, _state.Endpoints.Count);
+        var cluster = Cluster.Get(Context.System);
+        var members = cluster.State.Members
+            .Select(m => new MemberView(m.Address.ToString(), m.Status.ToString(), [.. m.Roles.Order(StringComparer.Ordinal)]))
+            .ToArray();
+        var datapath = _plane.Datapath;
+        _ovs.Ask<OvsInfo>(GetOvsInfo.Instance, TimeSpan.FromSeconds(3))
+            .ContinueWith(t => (object)new StatusReport(
+                settings.HostName,
+                settings.StateDir,
+                settings.Persistence,
+                uptime,
+                datapath,
+                t.IsCompletedSuccessfully
+                    ? [new ProcessView("ovsdb-server", t.Result.DbServerPid ?? 0, t.Result.Restarts), new ProcessView("ovs-vswitchd", t.Result.SwitchPid ?? 0, t.Result.Restarts)]
+                    : [],
+                members,
+                counts.Item1,
+                counts.Item2,
+                counts.Item3), TaskScheduler.Default)
+            .PipeTo(client);
+    }
+
+    private static string Describe(ITopologyCommand command) => command switch
+    {
+        AddLan c => $"lan {c.Name} added",
+        AddContainer c => $"container {c.Name} added with {c.Nics} nic(s)",
+        DeleteObject c => $"{c.Name} deleted",
+        ConnectNic c => $"{c.Node} nic {c.Nic} connected to lan {c.Lan}",
+        DisconnectNic c => $"{c.Node} nic {c.Nic} disconnected",
+        PurgeAll => "purged",
+        _ => "done",
+    };
+}

@@ -1,0 +1,42 @@
+using Akka.Actor;
+
+namespace CloonixActors.Host.Actors;
+
+// Messages between the actors of one host. They never leave the process, so they are not bound to the
+// serializer; the client-facing and persisted ones live in CloonixActors.Protocol.
+
+/// <summary>Open vSwitch is (again) up; generation counts its (re)starts so listeners re-apply their state.</summary>
+public sealed record OvsReady(int Generation);
+
+public sealed record GetOvsInfo
+{
+    public static readonly GetOvsInfo Instance = new();
+}
+
+public sealed record OvsInfo(bool Ready, int? DbServerPid, int? SwitchPid, int Restarts, string Datapath, string? LastError);
+
+/// <summary>Stop the OVS daemons (clean daemon shutdown); answered with <see cref="TeardownDone"/>.</summary>
+public sealed record StopOvs;
+
+/// <summary>The whole set of ports a lan's bridge must have on this host.</summary>
+public sealed record SetLanMembers(IReadOnlySet<string> Ports, IActorRef? ReplyTo);
+
+/// <summary>Check the data plane against the desired state now (also sent by timers).</summary>
+public sealed record Reconcile
+{
+    public static readonly Reconcile Instance = new();
+}
+
+/// <summary>Remove what the actor owns from the OS, answer <see cref="TeardownDone"/> to ReplyTo, then stop.</summary>
+public sealed record Teardown(IActorRef? ReplyTo);
+
+public sealed record TeardownDone(string What, string? Error);
+
+/// <summary>A container's namespace and veths exist: lans it belongs to can attach its ports.</summary>
+public sealed record NodeReady(string Node);
+
+/// <summary>Sent by CoordinatedShutdown: remove this host's data plane (the desired state stays in the journal).</summary>
+public sealed record TeardownDataPlane
+{
+    public static readonly TeardownDataPlane Instance = new();
+}

@@ -1,0 +1,114 @@
+using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Tools.Client;
+using Akka.Configuration;
+using Akka.Event;
+using Akka.Hosting;
+using Akka.Pattern;
+using Akka.Persistence.Sql;
+using Akka.Remote.Hosting;
+using CloonixActors.DataPlane;
+using CloonixActors.Host.Actors;
+
+namespace CloonixActors.Host;
+
+/// <summary>Registry key for the host agent's supervisor.</summary>
+public sealed class HostAgentKey;
+
+public static class HostingExtensions
+{
+    /// <summary>
+    /// Everything a cloonixd host runs: HOCON from hocon/, remoting, cluster membership (role "host"),
+    /// the receptionist the console client talks to, persistence on a SQLite file, the host agent and
+    /// its data plane, and the shutdown task that removes the data plane on a clean stop.
+    /// </summary>
+    public static AkkaConfigurationBuilder AddCloonixHost(this AkkaConfigurationBuilder builder, CloonixHostOptions options)
+    {
+        Directory.CreateDirectory(options.StateDir);
+        var secret = SecretFile.LoadOrCreate(options.StateDir);
+        var config = LoadConfig(options);
+        var hostSettings = new HostSettings(
+            options.HostName,
+            options.StateDir,
+            $"sqlite {options.JournalFile}",
+            config.GetInt("cloonix.snapshot-every", 100),
+            config.GetTimeSpan("cloonix.command-timeout", TimeSpan.FromSeconds(60)));
+        var selfAddress = $"akka.tcp://{CloonixHostOptions.SystemName}@{options.BindHost}:{options.BindPort}";
+        var seeds = options.Seeds.Count == 0
+            ? [selfAddress]
+            : options.Seeds.Select(s => $"akka.tcp://{CloonixHostOptions.SystemName}@{s}").ToArray();
+
+        return builder
+            .AddHocon(config, HoconAddMode.Prepend)
+            .AddHocon(SqlPersistence.DefaultConfiguration, HoconAddMode.Append)
+            .ConfigureLoggers(loggers =>
+            {
+                loggers.ClearLoggers();
+                loggers.AddLogger<FileAndStderrLogger>();
+            })
+            .WithRemoting(options.BindHost, options.BindPort)
+            .WithClustering(new ClusterOptions { Roles = ["host"], SeedNodes = seeds })
+            .WithClusterClientReceptionist("receptionist", "host")
+            .WithActors((system, registry) =>
+            {
+                var paths = new OvsPaths(options.StateDir);
+                var datapath = OvsVsctl.DetectDatapath();
+                var plane = new HostPlane(
+                    new OvsVsctl(paths, datapath),
+                    new LinuxNamespaces(),
+                    OvsActor.Props(new OvsDaemons(paths), datapath),
+                    datapath);
+                // A failed persist stops the agent: restart it with back-off; it recovers from the journal.
+                var supervisor = system.ActorOf(
+                    BackoffSupervisor.Props(Backoff.OnStop(
+                        HostAgent.Props(hostSettings, plane),
+                        "agent",
+                        TimeSpan.FromMilliseconds(500),
+                        TimeSpan.FromSeconds(10),
+                        0.2,
+                        -1)),
+                    "host");
+                registry.Register<HostAgentKey>(supervisor);
+                var api = system.ActorOf(ApiActor.Props(secret, supervisor), "api");
+                ClusterClientReceptionist.Get(system).RegisterService(api);
+
+                CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceStop, "remove-data-plane", async () =>
+                {
+                    try
+                    {
+                        await supervisor.Ask<object>(TeardownDataPlane.Instance, hostSettings.Timeout).ConfigureAwait(false);
+                    }
+                    catch (AskTimeoutException)
+                    {
+                        system.Log.Warning("data plane not fully removed before shutdown");
+                    }
+
+                    return Akka.Done.Instance;
+                });
+            });
+    }
+
+    /// <summary>Flags over the --config file over hocon/*.conf.</summary>
+    public static Config LoadConfig(CloonixHostOptions options)
+    {
+        var dir = Path.Combine(AppContext.BaseDirectory, "hocon");
+        var config = ConfigurationFactory.ParseString($$"""
+            cloonix.host-name = "{{options.HostName}}"
+            cloonix.log-file = "{{options.LogFile}}"
+            cloonix.state-dir = "{{options.StateDir}}"
+            akka.persistence.journal.sql.connection-string = "Data Source={{options.JournalFile}}"
+            akka.persistence.snapshot-store.sql.connection-string = "Data Source={{options.JournalFile}}"
+            """);
+        if (options.ConfigFile is { } file)
+        {
+            config = config.WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(file)));
+        }
+
+        foreach (var name in new[] { "persistence-sqlite.conf", "cluster.conf", "base.conf" })
+        {
+            config = config.WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(dir, name))));
+        }
+
+        return config;
+    }
+}

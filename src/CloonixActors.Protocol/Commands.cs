@@ -1,0 +1,32 @@
+namespace CloonixActors.Protocol;
+
+/// <summary>A request from the console client. It reaches the daemon wrapped in <see cref="ClientRequest"/>.</summary>
+public interface IClientCommand : ICloonixMessage;
+
+/// <summary>A client command that changes the desired topology (persisted before it is acted on).</summary>
+public interface ITopologyCommand : IClientCommand;
+
+/// <summary>Every client request carries the shared secret of the cluster.</summary>
+public sealed record ClientRequest(string Secret, IClientCommand Command) : ICloonixMessage;
+
+public sealed record AddLan(string Name) : ITopologyCommand;
+
+/// <summary>A container: a network namespace with nics eth0..eth(N-1).</summary>
+public sealed record AddContainer(string Name, int Nics) : ITopologyCommand;
+
+/// <summary>Delete a node or a lan by name. A lan with attached nics is refused unless <paramref name="Force"/>.</summary>
+public sealed record DeleteObject(string Name, bool Force) : ITopologyCommand;
+
+public sealed record ConnectNic(string Node, int Nic, string Lan) : ITopologyCommand;
+
+public sealed record DisconnectNic(string Node, int Nic) : ITopologyCommand;
+
+/// <summary>Remove every node and lan of the lab, and every OS object left behind with the project's prefix.</summary>
+public sealed record PurgeAll : ITopologyCommand;
+
+public sealed record ListTopology : IClientCommand;
+
+public sealed record GetStatus : IClientCommand;
+
+/// <summary>Run a program inside a node: an argument list, never a shell line.</summary>
+public sealed record ExecInNode(string Node, string[] Argv, int TimeoutSeconds) : IClientCommand;

@@ -1,0 +1,46 @@
+namespace CloonixActors.Protocol;
+
+public interface IClientReply : ICloonixMessage;
+
+public enum ErrorCode
+{
+    InvalidArgument = 1,
+    NotFound = 2,
+    AlreadyExists = 3,
+    Conflict = 4,
+    Unauthorized = 5,
+    DataPlane = 6,
+    Unavailable = 7,
+}
+
+/// <summary>The command was applied. <paramref name="Message"/> is one line for people.</summary>
+public sealed record CommandSucceeded(string Message) : IClientReply;
+
+/// <summary>The command was refused or failed; nothing was changed unless the message says so.</summary>
+public sealed record CommandFailed(ErrorCode Code, string Message) : IClientReply;
+
+public sealed record ExecResult(int ExitCode, string Stdout, string Stderr, bool TimedOut) : IClientReply;
+
+public sealed record LanView(string Name, string Host, string Bridge, string[] Members) : ICloonixMessage;
+
+public sealed record NicView(int Index, string Kind, string? Lan, string HostInterface) : ICloonixMessage;
+
+public sealed record NodeView(string Name, string Kind, string Host, string Namespace, NicView[] Nics) : ICloonixMessage;
+
+public sealed record TopologyListing(NodeView[] Nodes, LanView[] Lans) : IClientReply;
+
+public sealed record ProcessView(string Name, int Pid, int Restarts) : ICloonixMessage;
+
+public sealed record MemberView(string Address, string Status, string[] Roles) : ICloonixMessage;
+
+public sealed record StatusReport(
+    string HostName,
+    string StateDir,
+    string Persistence,
+    TimeSpan Uptime,
+    string Datapath,
+    ProcessView[] Processes,
+    MemberView[] Members,
+    int Nodes,
+    int Lans,
+    int Endpoints) : IClientReply;

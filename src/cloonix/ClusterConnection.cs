@@ -1,0 +1,80 @@
+using System.Collections.Immutable;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Cluster.Tools.Client;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Configuration;
+using CloonixActors.Protocol;
+
+namespace CloonixActors.Cli;
+
+public sealed class ClientException(string message, int exitCode) : Exception(message)
+{
+    public int ExitCode { get; } = exitCode;
+}
+
+/// <summary>
+/// A remoting-only ActorSystem with a ClusterClient to the cluster's receptionists. The client is never
+/// a cluster member, so it does not count in the split-brain resolver's majority.
+/// </summary>
+public sealed class ClusterConnection : IAsyncDisposable
+{
+    private readonly ActorSystem _system;
+    private readonly IActorRef _client;
+    private readonly string _secret;
+
+    private ClusterConnection(ActorSystem system, IActorRef client, string secret)
+    {
+        _system = system;
+        _client = client;
+        _secret = secret;
+    }
+
+    public static async Task<ClusterConnection> OpenAsync(string contact, string secret)
+    {
+        var colon = contact.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(contact[(colon + 1)..], out var port) || port is < 1 or > 65535)
+        {
+            throw new ClientException($"--contact '{contact}' is not ADDR:PORT", 2);
+        }
+
+        var host = contact[..colon];
+        // Fail in a second when nothing listens, instead of letting ClusterClient retry until the timeout.
+        using (var probe = new TcpClient())
+        {
+            try
+            {
+                await probe.ConnectAsync(host, port).WaitAsync(TimeSpan.FromSeconds(3)).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is SocketException or TimeoutException)
+            {
+                throw new ClientException($"cannot reach cloonixd at {contact}: {ex.Message}", 3);
+            }
+        }
+
+        RemotingWorkarounds.PinDotNettyMachineId();
+        var dir = Path.Combine(AppContext.BaseDirectory, "hocon");
+        var config = ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(dir, "client.conf")))
+            .WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(dir, "base.conf"))))
+            // ClusterClient.Send travels as a pub-sub message: its serializer binding lives in this config.
+            .WithFallback(DistributedPubSub.DefaultConfig());
+        var system = ActorSystem.Create("cloonix-cli", config);
+        var contacts = ImmutableHashSet.Create(ActorPath.Parse($"akka.tcp://cloonix@{host}:{port}/system/receptionist"));
+        var client = system.ActorOf(ClusterClient.Props(ClusterClientSettings.Create(system).WithInitialContacts(contacts)), "client");
+        return new ClusterConnection(system, client, secret);
+    }
+
+    public async Task<IClientReply> AskAsync(IClientCommand command, TimeSpan timeout)
+    {
+        try
+        {
+            return await _client.Ask<IClientReply>(new ClusterClient.Send("/user/api", new ClientRequest(_secret, command), localAffinity: true), timeout).ConfigureAwait(false);
+        }
+        catch (AskTimeoutException)
+        {
+            throw new ClientException($"no reply from the cluster within {timeout.TotalSeconds:0} s", 4);
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await _system.Terminate().ConfigureAwait(false);
+}

@@ -1,0 +1,156 @@
+using System.CommandLine;
+using CloonixActors.Protocol;
+
+namespace CloonixActors.Cli;
+
+/// <summary>
+/// cloonix [--contact ADDR:PORT] [--state-dir DIR | --secret-file FILE] [--json] VERB ...
+/// Exit codes: 0 done; 1 refused or failed; 2 bad usage; 3 cloonixd unreachable; 4 no reply in time;
+/// exec returns the exit code of the program it ran.
+/// </summary>
+public static class Program
+{
+    private const string DefaultStateDir = "/var/lib/cloonix";
+
+    private static readonly Option<string> Contact = new("--contact")
+    {
+        Description = "ADDR:PORT of any cloonixd (env CLOONIX_CONTACT)",
+        Recursive = true,
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("CLOONIX_CONTACT") ?? "127.0.0.1:45300",
+    };
+
+    private static readonly Option<string> StateDir = new("--state-dir")
+    {
+        Description = "read the secret from DIR/secret (env CLOONIX_STATE_DIR)",
+        Recursive = true,
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("CLOONIX_STATE_DIR") ?? DefaultStateDir,
+    };
+
+    private static readonly Option<string?> SecretFile = new("--secret-file")
+    {
+        Description = "the cluster's secret file",
+        Recursive = true,
+    };
+
+    private static readonly Option<bool> Json = new("--json") { Description = "print JSON for scripts", Recursive = true };
+
+    private static readonly Option<int> Timeout = new("--timeout")
+    {
+        Description = "seconds to wait for the reply",
+        Recursive = true,
+        DefaultValueFactory = _ => 120,
+    };
+
+    public static async Task<int> Main(string[] args)
+    {
+        var root = BuildCommands();
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var error in parsed.Errors)
+            {
+                await Console.Error.WriteLineAsync($"cloonix: {error.Message}").ConfigureAwait(false);
+            }
+
+            return 2;
+        }
+
+        try
+        {
+            return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
+        }
+        catch (ClientException ex)
+        {
+            await Console.Error.WriteLineAsync($"cloonix: {ex.Message}").ConfigureAwait(false);
+            return ex.ExitCode;
+        }
+    }
+
+    private static RootCommand BuildCommands()
+    {
+        var root = new RootCommand("cloonix: drive a CloonixActors lab (nodes, lans, endpoints) on a cloonixd cluster");
+        root.Options.Add(Contact);
+        root.Options.Add(StateDir);
+        root.Options.Add(SecretFile);
+        root.Options.Add(Json);
+        root.Options.Add(Timeout);
+
+        var add = new Command("add", "add a lan or a node");
+        var lanName = new Argument<string>("NAME") { Description = "lan name: [a-z][a-z0-9_-], 15 characters at most" };
+        var addLan = new Command("lan", "add a lan (an OVS bridge on each host that has members)") { lanName };
+        addLan.SetAction((r, _) => Run(r, new AddLan(r.GetValue(lanName)!)));
+        var cntName = new Argument<string>("NAME") { Description = "node name: [a-z][a-z0-9_-], 15 characters at most" };
+        var nics = new Option<int>("--nics") { Description = "number of nics, eth0..ethN-1", DefaultValueFactory = _ => 1 };
+        var addCnt = new Command("cnt", "add a container: a network namespace with veth nics") { cntName, nics };
+        addCnt.SetAction((r, _) => Run(r, new AddContainer(r.GetValue(cntName)!, r.GetValue(nics))));
+        add.Subcommands.Add(addLan);
+        add.Subcommands.Add(addCnt);
+        root.Subcommands.Add(add);
+
+        var delName = new Argument<string>("NAME") { Description = "a node or a lan" };
+        var force = new Option<bool>("--force") { Description = "delete a lan even while nics are attached (they are disconnected)" };
+        var del = new Command("del", "delete a node or a lan") { delName, force };
+        del.SetAction((r, _) => Run(r, new DeleteObject(r.GetValue(delName)!, r.GetValue(force))));
+        root.Subcommands.Add(del);
+
+        var node = new Argument<string>("NODE");
+        var nic = new Argument<int>("NIC") { Description = "nic number, from 0" };
+        var lan = new Argument<string>("LAN");
+        var connect = new Command("connect", "connect a node's nic to a lan") { node, nic, lan };
+        connect.SetAction((r, _) => Run(r, new ConnectNic(r.GetValue(node)!, r.GetValue(nic), r.GetValue(lan)!)));
+        root.Subcommands.Add(connect);
+
+        var dnode = new Argument<string>("NODE");
+        var dnic = new Argument<int>("NIC");
+        var disconnect = new Command("disconnect", "disconnect a node's nic from its lan") { dnode, dnic };
+        disconnect.SetAction((r, _) => Run(r, new DisconnectNic(r.GetValue(dnode)!, r.GetValue(dnic))));
+        root.Subcommands.Add(disconnect);
+
+        var ls = new Command("ls", "list nodes, nics and lans");
+        ls.SetAction((r, _) => Run(r, new ListTopology()));
+        root.Subcommands.Add(ls);
+
+        var status = new Command("status", "hosts, Open vSwitch processes, state dir, persistence, uptime");
+        status.SetAction((r, _) => Run(r, new GetStatus()));
+        root.Subcommands.Add(status);
+
+        var purge = new Command("purge", "remove every node and lan, and everything the project created on the host");
+        purge.SetAction((r, _) => Run(r, new PurgeAll()));
+        root.Subcommands.Add(purge);
+
+        var execNode = new Argument<string>("NODE");
+        var argv = new Argument<string[]>("COMMAND") { Description = "program and arguments, after --", Arity = ArgumentArity.OneOrMore };
+        var execTimeout = new Option<int>("--exec-timeout") { Description = "seconds before the program is killed", DefaultValueFactory = _ => 60 };
+        var exec = new Command("exec", "run a program inside a node: cloonix exec NODE -- CMD ARGS...") { execNode, argv, execTimeout };
+        exec.SetAction((r, _) => Run(r, new ExecInNode(r.GetValue(execNode)!, r.GetValue(argv)!, r.GetValue(execTimeout))));
+        root.Subcommands.Add(exec);
+        return root;
+    }
+
+    private static async Task<int> Run(ParseResult r, IClientCommand command)
+    {
+        var secret = ReadSecret(r.GetValue(SecretFile), r.GetValue(StateDir)!);
+        var timeout = TimeSpan.FromSeconds(Math.Max(1, r.GetValue(Timeout)));
+        if (command is ExecInNode e && timeout <= TimeSpan.FromSeconds(e.TimeoutSeconds))
+        {
+            timeout = TimeSpan.FromSeconds(e.TimeoutSeconds + 10);
+        }
+
+        await using var connection = await ClusterConnection.OpenAsync(r.GetValue(Contact)!, secret).ConfigureAwait(false);
+        var reply = await connection.AskAsync(command, timeout).ConfigureAwait(false);
+        return Output.Print(reply, r.GetValue(Json));
+    }
+
+    private static string ReadSecret(string? secretFile, string stateDir)
+    {
+        var path = secretFile ?? Path.Combine(stateDir, "secret");
+        try
+        {
+            return File.ReadAllText(path).Trim();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new ClientException($"cannot read the secret file {path}: {ex.Message} (use --state-dir or --secret-file)", 2);
+        }
+    }
+}

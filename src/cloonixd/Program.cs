@@ -1,0 +1,139 @@
+using System.CommandLine;
+using Akka.Hosting;
+using CloonixActors.Host;
+using CloonixActors.Protocol;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace CloonixActors.Daemon;
+
+public static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        var stateDir = new Option<string>("--state-dir")
+        {
+            Description = "where the journal, the secret, the logs and the private OVS live (env CLOONIX_STATE_DIR)",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("CLOONIX_STATE_DIR") ?? CloonixHostOptions.DefaultStateDir,
+        };
+        var config = new Option<string?>("--config") { Description = "an extra HOCON file layered over hocon/*.conf" };
+        var bind = new Option<string>("--bind")
+        {
+            Description = "ADDR:PORT for remoting (env CLOONIX_BIND)",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("CLOONIX_BIND") ?? $"127.0.0.1:{CloonixHostOptions.DefaultPort}",
+        };
+        var seeds = new Option<string[]>("--seed")
+        {
+            Description = "ADDR:PORT of a seed host; repeat for several (env CLOONIX_SEEDS, comma separated); none: a cluster of one",
+            AllowMultipleArgumentsPerToken = false,
+            DefaultValueFactory = _ => (Environment.GetEnvironmentVariable("CLOONIX_SEEDS") ?? string.Empty)
+                .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+        };
+        var name = new Option<string>("--name")
+        {
+            Description = "this host's name in the cluster (env CLOONIX_HOST_NAME); default: the machine's host name",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("CLOONIX_HOST_NAME") ?? CloonixHostOptions.DefaultHostName(),
+        };
+        var root = new RootCommand("cloonixd: the CloonixActors host daemon") { stateDir, config, bind, seeds, name };
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var error in parsed.Errors)
+            {
+                await Console.Error.WriteLineAsync($"cloonixd: {error.Message}").ConfigureAwait(false);
+            }
+
+            return 2;
+        }
+
+        if (parsed.Action is not null && parsed.CommandResult.Command == root && args.Any(a => a is "-h" or "--help" or "-?" or "--version"))
+        {
+            return await parsed.InvokeAsync().ConfigureAwait(false);
+        }
+
+        if (!Endpoint.TryParse(parsed.GetValue(bind), out var endpoint))
+        {
+            await Console.Error.WriteLineAsync($"cloonixd: --bind '{parsed.GetValue(bind)}' is not ADDR:PORT").ConfigureAwait(false);
+            return 2;
+        }
+
+        var options = new CloonixHostOptions
+        {
+            StateDir = Path.GetFullPath(parsed.GetValue(stateDir)!),
+            HostName = parsed.GetValue(name)!,
+            BindHost = endpoint.Host,
+            BindPort = endpoint.Port,
+            Seeds = parsed.GetValue(seeds) ?? [],
+            ConfigFile = parsed.GetValue(config),
+        };
+        if (options.Problem() is { } problem)
+        {
+            await Console.Error.WriteLineAsync($"cloonixd: {problem}").ConfigureAwait(false);
+            return 2;
+        }
+
+        if (options.ConfigFile is { } file && !File.Exists(file))
+        {
+            await Console.Error.WriteLineAsync($"cloonixd: config file {file} does not exist").ConfigureAwait(false);
+            return 2;
+        }
+
+        Directory.CreateDirectory(options.StateDir);
+        using var stateLock = StateDirLock.TryAcquire(options.StateDir, out var holder);
+        if (stateLock is null)
+        {
+            await Console.Error.WriteLineAsync($"cloonixd: state dir {options.StateDir} is in use by another cloonixd{holder}").ConfigureAwait(false);
+            return 3;
+        }
+
+        RemotingWorkarounds.PinDotNettyMachineId();
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(90));
+        builder.Services.AddAkka(CloonixHostOptions.SystemName, (akka, _) => akka.AddCloonixHost(options));
+        try
+        {
+            await builder.Build().RunAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            await Console.Error.WriteLineAsync($"cloonixd: {ex.Message}").ConfigureAwait(false);
+            return 1;
+        }
+
+        return 0;
+    }
+}
+
+/// <summary>One cloonixd per state dir: an exclusive lock file that holds our pid.</summary>
+internal static class StateDirLock
+{
+    public static FileStream? TryAcquire(string stateDir, out string holder)
+    {
+        var path = Path.Combine(stateDir, "cloonixd.pid");
+        holder = string.Empty;
+        try
+        {
+            // FileShare.None takes an advisory lock on Unix; the kernel drops it when the process dies.
+            var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            stream.SetLength(0);
+            var pid = System.Text.Encoding.ASCII.GetBytes($"{Environment.ProcessId}\n");
+            stream.Write(pid);
+            stream.Flush();
+            return stream;
+        }
+        catch (IOException)
+        {
+            try
+            {
+                holder = $" (pid {File.ReadAllText(path).Trim()})";
+            }
+            catch (IOException)
+            {
+            }
+
+            return null;
+        }
+    }
+}
