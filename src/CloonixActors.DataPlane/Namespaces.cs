@@ -1,88 +1,84 @@
 namespace CloonixActors.DataPlane;
 
-/// <summary>One container nic: the veth end on the host (a lan bridge port) and its peer inside the namespace.</summary>
+/// <summary>One container nic: the veth end in the switch's namespace (a lan bridge port) and its peer inside the container.</summary>
 public sealed record VethPair(string HostIf, string GuestIf);
 
 /// <summary>Network namespaces and veth pairs of containers; the seam that actor tests replace.</summary>
 public interface IContainerPlane
 {
-    /// <summary>Creates what is missing of the namespace and its nics; adopts what already matches.</summary>
-    Task EnsureContainerAsync(string ns, IReadOnlyList<VethPair> nics);
+    /// <summary>
+    /// Creates what is missing of the namespace and its nics and adopts what already matches. Returns the
+    /// switch-side ends it had to (re)create: an OVS port whose device vanished and came back under the
+    /// same name stays dead until it is removed and added again.
+    /// </summary>
+    Task<IReadOnlyList<string>> EnsureContainerAsync(string ns, IReadOnlyList<VethPair> nics);
 
-    /// <summary>Kills every process in the namespace, deletes it and any veth end left on the host.</summary>
+    /// <summary>Kills every process in the namespace, deletes it and any veth end left in the switch namespace.</summary>
     Task DeleteContainerAsync(string ns, IReadOnlyList<string> hostIfs);
 
     Task<ProcessResult> ExecAsync(string ns, IReadOnlyList<string> argv, TimeSpan timeout);
 
     IReadOnlyList<string> ListNamespaces(string prefix);
-
-    IReadOnlyList<string> ListHostLinks(string prefix);
-
-    bool LinkExists(string hostIf);
-
-    Task DeleteLinkAsync(string hostIf);
 }
 
-/// <summary><see cref="IContainerPlane"/> with iproute2 and ethtool, each started with an argument list.</summary>
-public sealed class LinuxNamespaces : IContainerPlane
+/// <summary><see cref="IContainerPlane"/> with iproute2, each program started with an argument list.</summary>
+public sealed class LinuxNamespaces(string switchNamespace) : IContainerPlane
 {
     private const string NetnsDir = "/run/netns";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
 
-    private static Task<string> Ip(params string[] args) => ProcessRunner.RunCheckedAsync("ip", args, Timeout);
-
-    public async Task EnsureContainerAsync(string ns, IReadOnlyList<VethPair> nics)
+    public async Task<IReadOnlyList<string>> EnsureContainerAsync(string ns, IReadOnlyList<VethPair> nics)
     {
         if (!File.Exists(Path.Combine(NetnsDir, ns)))
         {
-            await Ip("netns", "add", ns).ConfigureAwait(false);
+            await ProcessRunner.RunCheckedAsync("ip", ["netns", "add", ns], Timeout).ConfigureAwait(false);
         }
 
-        var inside = await LinksInside(ns).ConfigureAwait(false);
-        var hostSide = new List<string>();
-        var nsSide = new List<string>();
-        var tx = new List<string>();
+        var inside = await LinksIn(ns).ConfigureAwait(false);
+        var switchSide = await LinksIn(switchNamespace).ConfigureAwait(false);
+        var create = new List<string>();
+        var configure = new List<string>();
+        var created = new List<string>();
         if (!inside.Contains("lo:up"))
         {
-            nsSide.Add("link set lo up");
+            configure.Add("link set lo up");
         }
 
         foreach (var nic in nics)
         {
-            var hostExists = LinkExists(nic.HostIf);
+            var hostExists = switchSide.Contains(nic.HostIf);
             if (hostExists && inside.Contains(nic.GuestIf))
             {
+                if (!inside.Contains(nic.GuestIf + ":up"))
+                {
+                    configure.Add($"link set {nic.GuestIf} up");
+                }
+
                 continue;
             }
 
             if (hostExists)
             {
-                // A half pair (its peer gone with an old namespace) is not adoptable: start over.
-                hostSide.Add($"link del {nic.HostIf}");
+                // Half a pair (its peer went with an old namespace) cannot be adopted: start over.
+                create.Add($"link del {nic.HostIf}");
             }
 
-            hostSide.Add($"link add {nic.HostIf} type veth peer name {nic.GuestIf} netns {ns}");
-            hostSide.Add($"link set {nic.HostIf} up");
-            nsSide.Add($"link set {nic.GuestIf} up");
-            tx.Add(nic.GuestIf);
+            create.Add($"link add {nic.HostIf} up type veth peer name {nic.GuestIf} netns {ns}");
+            configure.Add($"link set {nic.GuestIf} up");
+            created.Add(nic.HostIf);
         }
 
-        if (hostSide.Count > 0)
+        if (create.Count > 0)
         {
-            await IpBatch([], hostSide).ConfigureAwait(false);
+            await IpBatch(switchNamespace, create).ConfigureAwait(false);
         }
 
-        if (nsSide.Count > 0)
+        if (configure.Count > 0)
         {
-            await IpBatch(["-n", ns], nsSide).ConfigureAwait(false);
+            await IpBatch(ns, configure).ConfigureAwait(false);
         }
 
-        // The userspace datapath forwards frames as they are and never completes a partial checksum, so
-        // TCP from the container would arrive broken: the container must checksum in software.
-        foreach (var guestIf in tx)
-        {
-            await ProcessRunner.RunCheckedAsync("ip", ["netns", "exec", ns, "ethtool", "-K", guestIf, "tx", "off"], Timeout).ConfigureAwait(false);
-        }
+        return created;
     }
 
     public async Task DeleteContainerAsync(string ns, IReadOnlyList<string> hostIfs)
@@ -99,12 +95,18 @@ public sealed class LinuxNamespaces : IContainerPlane
                 }
             }
 
-            await Ip("netns", "del", ns).ConfigureAwait(false);
+            await ProcessRunner.RunCheckedAsync("ip", ["netns", "del", ns], Timeout).ConfigureAwait(false);
         }
-
-        foreach (var hostIf in hostIfs.Where(LinkExists))
+        else if (hostIfs.Count > 0 && File.Exists(Path.Combine(NetnsDir, switchNamespace)))
         {
-            await DeleteLinkAsync(hostIf).ConfigureAwait(false);
+            // No namespace, so no peers: remove any switch-side end that outlived them. (When the namespace
+            // existed, its veths go with it, asynchronously in the kernel, so they are not touched here.)
+            var left = await LinksIn(switchNamespace).ConfigureAwait(false);
+            var dels = hostIfs.Where(left.Contains).Select(h => $"link del {h}").ToList();
+            if (dels.Count > 0)
+            {
+                await IpBatch(switchNamespace, dels).ConfigureAwait(false);
+            }
         }
     }
 
@@ -116,24 +118,10 @@ public sealed class LinuxNamespaces : IContainerPlane
             ? [.. Directory.EnumerateFiles(NetnsDir).Select(Path.GetFileName).OfType<string>().Where(n => n.StartsWith(prefix, StringComparison.Ordinal))]
             : [];
 
-    public IReadOnlyList<string> ListHostLinks(string prefix) =>
-        [.. Directory.EnumerateFileSystemEntries("/sys/class/net").Select(Path.GetFileName).OfType<string>().Where(n => n.StartsWith(prefix, StringComparison.Ordinal))];
-
-    public bool LinkExists(string hostIf) => Directory.Exists(Path.Combine("/sys/class/net", hostIf));
-
-    public async Task DeleteLinkAsync(string hostIf)
+    /// <summary>Names of links in a namespace, plus "name:up" for those administratively up.</summary>
+    private static async Task<HashSet<string>> LinksIn(string ns)
     {
-        var result = await ProcessRunner.RunAsync("ip", ["link", "del", hostIf], Timeout).ConfigureAwait(false);
-        if (!result.Ok && LinkExists(hostIf))
-        {
-            throw new DataPlaneException($"ip link del {hostIf}: {result.FirstErrorLine}");
-        }
-    }
-
-    /// <summary>Names of links inside a namespace, plus "name:up" for those administratively up.</summary>
-    private static async Task<HashSet<string>> LinksInside(string ns)
-    {
-        var output = await Ip("-n", ns, "-o", "link", "show").ConfigureAwait(false);
+        var output = await ProcessRunner.RunCheckedAsync("ip", ["-n", ns, "-o", "link", "show"], Timeout).ConfigureAwait(false);
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
@@ -146,7 +134,10 @@ public sealed class LinuxNamespaces : IContainerPlane
 
             var name = parts[1].Trim().Split('@')[0];
             names.Add(name);
-            if (parts[2].Contains(",UP", StringComparison.Ordinal) || parts[2].Contains("<UP", StringComparison.Ordinal))
+            var flags = parts[2];
+            var open = flags.IndexOf('<', StringComparison.Ordinal);
+            var close = flags.IndexOf('>', StringComparison.Ordinal);
+            if (open >= 0 && close > open && flags[(open + 1)..close].Split(',').Contains("UP"))
             {
                 names.Add(name + ":up");
             }
@@ -156,12 +147,12 @@ public sealed class LinuxNamespaces : IContainerPlane
     }
 
     /// <summary>
-    /// One `ip -batch -` process for many commands: a container with many nics costs one spawn, not dozens.
-    /// Safe because every name in these lines passed <c>Names</c> validation or was built by <c>OsNames</c>.
+    /// One `ip -n NS -batch -` process for many commands: a container with many nics costs two spawns, not
+    /// dozens. Safe because every name in these lines passed <c>Names</c> validation or was built by <c>OsNames</c>.
     /// </summary>
-    private static async Task IpBatch(IReadOnlyList<string> options, IReadOnlyList<string> lines)
+    private static async Task IpBatch(string ns, IReadOnlyList<string> lines)
     {
-        var result = await ProcessRunner.RunAsync("ip", [.. options, "-batch", "-"], Timeout, stdin: string.Join('\n', lines) + "\n").ConfigureAwait(false);
+        var result = await ProcessRunner.RunAsync("ip", ["-n", ns, "-batch", "-"], Timeout, stdin: string.Join('\n', lines) + "\n").ConfigureAwait(false);
         if (!result.Ok)
         {
             throw new DataPlaneException($"ip: {result.FirstErrorLine}");

@@ -3,15 +3,13 @@ namespace CloonixActors.DataPlane;
 /// <summary>Bridge and port operations on one Open vSwitch instance; the seam that actor tests replace.</summary>
 public interface IOvsSwitch
 {
-    Task EnsureBridgeAsync(string bridge);
-
     Task DeleteBridgeAsync(string bridge);
 
     Task<IReadOnlyList<string>> ListBridgesAsync();
 
     Task<IReadOnlyList<string>> ListPortsAsync(string bridge);
 
-    /// <summary>Adds and removes ports of one bridge in a single OVSDB transaction.</summary>
+    /// <summary>Creates the bridge if needed, and adds and removes its ports, in a single OVSDB transaction.</summary>
     Task ApplyPortsAsync(string bridge, IReadOnlyCollection<string> add, IReadOnlyCollection<string> remove);
 }
 
@@ -32,24 +30,34 @@ public sealed class OvsVsctl(OvsPaths paths, string datapathType) : IOvsSwitch
             Timeout,
             paths.Environment);
 
-    public Task EnsureBridgeAsync(string bridge) =>
-        Vsctl(["--may-exist", "add-br", bridge, "--", "set", "bridge", bridge, $"datapath_type={DatapathType}", "fail_mode=standalone"]);
-
     public Task DeleteBridgeAsync(string bridge) => Vsctl(["--if-exists", "del-br", bridge]);
 
     public async Task<IReadOnlyList<string>> ListBridgesAsync() => Lines(await Vsctl(["list-br"]).ConfigureAwait(false));
 
-    public async Task<IReadOnlyList<string>> ListPortsAsync(string bridge) =>
-        Lines(await Vsctl(["list-ports", bridge]).ConfigureAwait(false));
+    /// <summary>The bridge's ports; empty when the bridge does not exist (yet).</summary>
+    public async Task<IReadOnlyList<string>> ListPortsAsync(string bridge)
+    {
+        var result = await ProcessRunner.RunAsync(
+            "ovs-vsctl",
+            [$"--db=unix:{paths.DbSocket}", "--timeout=15", "list-ports", bridge],
+            Timeout,
+            paths.Environment).ConfigureAwait(false);
+        if (result.Ok)
+        {
+            return Lines(result.Stdout);
+        }
+
+        return result.Stderr.Contains("no bridge named", StringComparison.Ordinal)
+            ? []
+            : throw new DataPlaneException($"ovs-vsctl list-ports {bridge}: {result.FirstErrorLine}");
+    }
 
     public async Task ApplyPortsAsync(string bridge, IReadOnlyCollection<string> add, IReadOnlyCollection<string> remove)
     {
-        if (add.Count == 0 && remove.Count == 0)
+        var args = new List<string>
         {
-            return;
-        }
-
-        var args = new List<string>();
+            "--", "--may-exist", "add-br", bridge, "--", "set", "bridge", bridge, $"datapath_type={DatapathType}", "fail_mode=standalone",
+        };
         foreach (var port in remove)
         {
             args.AddRange(["--", "--if-exists", "del-port", bridge, port]);

@@ -43,9 +43,25 @@ public sealed partial class OvsDaemons(OvsPaths paths, string switchBinary = "ov
 
     public async Task<int> StartSwitchAsync()
     {
+        var ns = Paths.SwitchNamespace;
+        if (!File.Exists(Path.Combine("/run/netns", ns)))
+        {
+            await ProcessRunner.RunCheckedAsync("ip", ["netns", "add", ns], StartTimeout).ConfigureAwait(false);
+            await ProcessRunner.RunCheckedAsync("ip", ["-n", ns, "link", "set", "lo", "up"], StartTimeout).ConfigureAwait(false);
+        }
+
+        // Read once at start: TSO through the userspace datapath lets guests and containers keep their
+        // checksum and segmentation offloads (about 10x the TCP throughput of software checksums).
         await ProcessRunner.RunCheckedAsync(
-            switchBinary,
+            "ovs-vsctl",
+            [$"--db=unix:{Paths.DbSocket}", "--no-wait", "set", "Open_vSwitch", ".", "other_config:userspace-tso-enable=true"],
+            StartTimeout,
+            Paths.Environment).ConfigureAwait(false);
+        await ProcessRunner.RunCheckedAsync(
+            "ip",
             [
+                "netns", "exec", ns,
+                switchBinary,
                 $"unix:{Paths.DbSocket}",
                 $"--pidfile={Paths.SwitchPidFile}",
                 $"--log-file={Paths.SwitchLog}",
@@ -57,7 +73,7 @@ public sealed partial class OvsDaemons(OvsPaths paths, string switchBinary = "ov
         return RunningSwitch() ?? throw new DataPlaneException("ovs-vswitchd started but its pid file names no live process");
     }
 
-    /// <summary>Stops both daemons: SIGTERM, then SIGKILL after a grace period.</summary>
+    /// <summary>Stops both daemons (SIGTERM, then SIGKILL after a grace period) and removes the switch's namespace.</summary>
     public async Task StopAsync(TimeSpan grace)
     {
         foreach (var pid in new[] { RunningSwitch(), RunningDbServer() })
@@ -66,6 +82,11 @@ public sealed partial class OvsDaemons(OvsPaths paths, string switchBinary = "ov
             {
                 await Processes.TerminateAsync(p, grace).ConfigureAwait(false);
             }
+        }
+
+        if (File.Exists(Path.Combine("/run/netns", Paths.SwitchNamespace)))
+        {
+            await ProcessRunner.RunCheckedAsync("ip", ["netns", "del", Paths.SwitchNamespace], StartTimeout).ConfigureAwait(false);
         }
     }
 

@@ -3,8 +3,9 @@ namespace CloonixActors.DataPlane;
 /// <summary>Where a daemon's private Open vSwitch keeps its database, sockets, pid files and logs.</summary>
 public sealed class OvsPaths
 {
-    public OvsPaths(string stateDir)
+    public OvsPaths(string stateDir, string hostName)
     {
+        SwitchNamespace = CloonixActors.Domain.OsNames.SwitchNamespace(hostName);
         Dir = Path.Combine(Path.GetFullPath(stateDir), "ovs");
         Environment = new Dictionary<string, string>
         {
@@ -17,6 +18,14 @@ public sealed class OvsPaths
     }
 
     public string Dir { get; }
+
+    /// <summary>
+    /// ovs-vswitchd runs in a network namespace of its own: the userspace datapath makes an
+    /// "ovs-netdev" tap and one tap per bridge in the namespace it runs in, and two such switches
+    /// (another cloonixd, Mininet) cannot share one. The lan ports, the host ends of container veths,
+    /// live there too, so the root namespace stays clean.
+    /// </summary>
+    public string SwitchNamespace { get; }
 
     public string DbFile => Path.Combine(Dir, "conf.db");
 

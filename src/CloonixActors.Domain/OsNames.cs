@@ -14,7 +14,10 @@ public static class OsNames
 
     public static string NamespacePrefix(string host) => $"{Prefix}-{host}-";
 
-    /// <summary>The root-namespace end of a container nic's veth pair, the port on the lan bridge.</summary>
+    /// <summary>The namespace a host's ovs-vswitchd runs in; never matches <see cref="NamespacePrefix"/>.</summary>
+    public static string SwitchNamespace(string host) => $"{Prefix}.ovs.{host}";
+
+    /// <summary>The switch-namespace end of a container nic's veth pair, the port on the lan bridge.</summary>
     public static string ContainerHostIf(int nodeId, int nic) => $"{Prefix}{nodeId}n{nic}";
 
     /// <summary>The nic as the container sees it.</summary>

@@ -72,6 +72,7 @@ public sealed record Topology(
         ConnectNic c => DecideConnect(c),
         DisconnectNic c => DecideDisconnect(c),
         PurgeAll => DecidePurge(),
+        DeployTopology c => DecideDeploy(c),
         _ => Decision.Reject(ErrorCode.InvalidArgument, $"unknown command {command.GetType().Name}"),
     };
 
@@ -174,6 +175,31 @@ public sealed record Topology(
         return Endpoints.TryGetValue(nic, out var lan)
             ? Decision.Accept(new NicDisconnected(c.Node, c.Nic, lan))
             : Decision.Reject(ErrorCode.Conflict, $"nic {nic} is not connected to any lan");
+    }
+
+    /// <summary>All or nothing: each part is decided against the state the parts before it would make.</summary>
+    private Decision DecideDeploy(DeployTopology c)
+    {
+        var parts = (c.Lans ?? []).Select((l, i) => ($"lans[{i}]", (ITopologyCommand)new AddLan(l)))
+            .Concat((c.Containers ?? []).Select((n, i) => ($"nodes[{i}]", (ITopologyCommand)new AddContainer(n?.Name!, n?.Nics ?? 0))))
+            .Concat((c.Endpoints ?? []).Select((e, i) => ($"endpoints[{i}]", (ITopologyCommand)new ConnectNic(e?.Node!, e?.Nic ?? -1, e?.Lan!))));
+        var state = this;
+        var events = new List<ITopologyEvent>();
+        foreach (var (where, part) in parts)
+        {
+            var decision = state.Decide(part);
+            if (decision.Rejection is { } rejected)
+            {
+                return Decision.Reject(rejected.Code, $"{where}: {rejected.Message}");
+            }
+
+            state = state.ApplyAll(decision.Events);
+            events.AddRange(decision.Events);
+        }
+
+        return events.Count == 0
+            ? Decision.Reject(ErrorCode.InvalidArgument, "the topology is empty")
+            : Decision.Accept([.. events]);
     }
 
     private Decision DecidePurge()

@@ -51,11 +51,11 @@ public static class HostingExtensions
             .WithClusterClientReceptionist("receptionist", "host")
             .WithActors((system, registry) =>
             {
-                var paths = new OvsPaths(options.StateDir);
+                var paths = new OvsPaths(options.StateDir, options.HostName);
                 var datapath = OvsVsctl.DetectDatapath();
                 var plane = new HostPlane(
                     new OvsVsctl(paths, datapath),
-                    new LinuxNamespaces(),
+                    new LinuxNamespaces(paths.SwitchNamespace),
                     OvsActor.Props(new OvsDaemons(paths), datapath),
                     datapath);
                 // A failed persist stops the agent: restart it with back-off; it recovers from the journal.

@@ -21,6 +21,16 @@ public sealed record ConnectNic(string Node, int Nic, string Lan) : ITopologyCom
 
 public sealed record DisconnectNic(string Node, int Nic) : ITopologyCommand;
 
+/// <summary>
+/// A whole topology in one request (a topology file): every lan, container and endpoint is checked first,
+/// and either all of it is recorded and deployed, or nothing is.
+/// </summary>
+public sealed record DeployTopology(string[] Lans, ContainerSpec[] Containers, EndpointSpec[] Endpoints) : ITopologyCommand;
+
+public sealed record ContainerSpec(string Name, int Nics) : ICloonixMessage;
+
+public sealed record EndpointSpec(string Node, int Nic, string Lan) : ICloonixMessage;
+
 /// <summary>Remove every node and lan of the lab, and every OS object left behind with the project's prefix.</summary>
 public sealed record PurgeAll : ITopologyCommand;
 

@@ -118,6 +118,11 @@ public static class Program
         purge.SetAction((r, _) => Run(r, new PurgeAll()));
         root.Subcommands.Add(purge);
 
+        var file = new Argument<string>("FILE") { Description = "a topology file (YAML): lans, and nodes with their nics' lans" };
+        var deploy = new Command("deploy", "deploy a whole topology file in one request: all of it, or nothing") { file };
+        deploy.SetAction((r, _) => Run(r, TopologyFile.Load(r.GetValue(file)!)));
+        root.Subcommands.Add(deploy);
+
         var execNode = new Argument<string>("NODE");
         var argv = new Argument<string[]>("COMMAND") { Description = "program and arguments, after --", Arity = ArgumentArity.OneOrMore };
         var execTimeout = new Option<int>("--exec-timeout") { Description = "seconds before the program is killed", DefaultValueFactory = _ => 60 };

@@ -65,7 +65,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         });
     }
 
-    private sealed record Ensured(string? Error);
+    private sealed record Ensured(IReadOnlyList<string> Recreated, string? Error);
 
     private sealed record TornDown(IActorRef? ReplyTo, TeardownDone Result);
 
@@ -74,7 +74,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
     private void Ensure()
     {
         _ensuring = true;
-        _plane.EnsureContainerAsync(_ns, _nics).PipeTo(Self, success: () => new Ensured(null), failure: ex => new Ensured(ex.GetBaseException().Message));
+        _plane.EnsureContainerAsync(_ns, _nics).PipeTo(Self, success: created => new Ensured(created, null), failure: ex => new Ensured([], ex.GetBaseException().Message));
     }
 
     private void OnEnsured(Ensured e)
@@ -105,7 +105,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         {
             _failures = 0;
             _ready = true;
-            Context.Parent.Tell(new NodeReady(_node.Name));
+            Context.Parent.Tell(new NodeReady(_node.Name, e.Recreated));
         }
         else
         {

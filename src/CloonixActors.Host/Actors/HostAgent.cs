@@ -68,9 +68,14 @@ public sealed class HostAgent : ReceivePersistentActor
         Command<OvsReady>(OnOvsReady);
         Command<NodeReady>(r =>
         {
-            foreach (var (_, lan) in _state.EndpointsOf(r.Node).ToList())
+            if (r.Recreated.Count == 0)
             {
-                _lans.GetValueOrDefault(lan)?.Tell(Reconcile.Instance);
+                return;
+            }
+
+            foreach (var lan in _state.EndpointsOf(r.Node).Select(e => e.Value).Distinct().ToList())
+            {
+                _lans.GetValueOrDefault(lan)?.Tell(new BouncePorts(r.Recreated));
             }
         });
         Command<Swept>(s =>
@@ -128,15 +133,27 @@ public sealed class HostAgent : ReceivePersistentActor
         var events = decision.Events;
         var self = Self;
         Action<IActorRef>? then = command is PurgeAll ? c => self.Tell(new SweepRequest(c)) : null;
-        var collector = Context.ActorOf(
-            ReplyCollector.Props(events.Length, client, Describe(command), _settings.Timeout, then),
-            $"reply-{++_collectors}");
         var persisted = 0;
         PersistAll(events, e =>
         {
             _state = _state.Apply(e);
-            Act(e, collector);
-            if (++persisted == events.Length && LastSequenceNr % _settings.SnapshotEvery < events.Length)
+            if (++persisted < events.Length)
+            {
+                return;
+            }
+
+            // All of the command's events are in the journal and the state: now change the OS, one
+            // message per lan or node touched, each answering the collector that answers the client.
+            var effects = Effects.Of(events);
+            var collector = Context.ActorOf(
+                ReplyCollector.Props(effects.Count, client, Describe(command), _settings.Timeout, then),
+                $"reply-{++_collectors}");
+            foreach (var effect in effects)
+            {
+                Act(effect, collector);
+            }
+
+            if (LastSequenceNr % _settings.SnapshotEvery < events.Length)
             {
                 SaveSnapshot(_state.ToSnapshot());
             }
@@ -145,16 +162,27 @@ public sealed class HostAgent : ReceivePersistentActor
 
     private sealed record SweepRequest(IActorRef ReplyTo);
 
-    /// <summary>Carries out one persisted event on the data plane; the child answers <paramref name="replyTo"/>.</summary>
-    private void Act(ITopologyEvent e, IActorRef replyTo)
+    /// <summary>Carries out one effect of persisted events on the data plane; the child answers <paramref name="replyTo"/>.</summary>
+    private void Act(Effect effect, IActorRef replyTo)
     {
-        switch (e)
+        switch (effect)
         {
-            case LanAdded a:
-                StartLan(_state.Lans[a.Name], replyTo);
+            case Effect.StartLan(var name):
+                StartLan(_state.Lans[name], replyTo);
                 break;
-            case LanRemoved r:
-                if (_lans.Remove(r.Name, out var lan))
+            case Effect.UpdateLan(var name):
+                if (_lans.TryGetValue(name, out var member))
+                {
+                    member.Tell(new SetLanMembers(PortsOf(name), replyTo));
+                }
+                else
+                {
+                    replyTo.Tell(new CommandSucceeded("lan gone"));
+                }
+
+                break;
+            case Effect.StopLan(var name):
+                if (_lans.Remove(name, out var lan))
                 {
                     lan.Tell(new Teardown(replyTo));
                 }
@@ -164,11 +192,11 @@ public sealed class HostAgent : ReceivePersistentActor
                 }
 
                 break;
-            case ContainerAdded a:
-                StartNode(_state.Nodes[a.Name], replyTo);
+            case Effect.StartNode(var name):
+                StartNode(_state.Nodes[name], replyTo);
                 break;
-            case NodeRemoved r:
-                if (_nodes.Remove(r.Name, out var node))
+            case Effect.StopNode(var name):
+                if (_nodes.Remove(name, out var node))
                 {
                     node.Tell(new Teardown(replyTo));
                 }
@@ -178,19 +206,12 @@ public sealed class HostAgent : ReceivePersistentActor
                 }
 
                 break;
-            case NicConnected c:
-                UpdateLan(c.Lan, replyTo);
-                break;
-            case NicDisconnected d:
-                UpdateLan(d.Lan, replyTo);
-                break;
         }
     }
 
     private void StartLan(LanSpec lan, IActorRef? replyTo)
     {
-        var containers = _plane.Containers;
-        var actor = Context.ActorOf(LanActor.Props(lan, _plane.Ovs, containers.LinkExists), $"lan-{lan.Name}-{lan.Id}");
+        var actor = Context.ActorOf(LanActor.Props(lan, _plane.Ovs), $"lan-{lan.Name}-{lan.Id}");
         _lans[lan.Name] = actor;
         if (_ovsReady is { } ready)
         {
@@ -198,18 +219,6 @@ public sealed class HostAgent : ReceivePersistentActor
         }
 
         actor.Tell(new SetLanMembers(PortsOf(lan.Name), replyTo));
-    }
-
-    private void UpdateLan(string lan, IActorRef replyTo)
-    {
-        if (_lans.TryGetValue(lan, out var actor))
-        {
-            actor.Tell(new SetLanMembers(PortsOf(lan), replyTo));
-        }
-        else
-        {
-            replyTo.Tell(new CommandSucceeded("lan gone"));
-        }
     }
 
     private void StartNode(NodeSpec node, IActorRef? replyTo)
@@ -337,7 +346,7 @@ public sealed class HostAgent : ReceivePersistentActor
                 uptime,
                 datapath,
                 t.IsCompletedSuccessfully
-                    ? [new ProcessView("ovsdb-server", t.Result.DbServerPid ?? 0, t.Result.Restarts), new ProcessView("ovs-vswitchd", t.Result.SwitchPid ?? 0, t.Result.Restarts)]
+                    ? [new ProcessView("ovsdb-server", t.Result.DbServerPid ?? 0, t.Result.DbServerRestarts), new ProcessView("ovs-vswitchd", t.Result.SwitchPid ?? 0, t.Result.SwitchRestarts)]
                     : [],
                 members,
                 counts.Item1,
@@ -354,6 +363,7 @@ public sealed class HostAgent : ReceivePersistentActor
         ConnectNic c => $"{c.Node} nic {c.Nic} connected to lan {c.Lan}",
         DisconnectNic c => $"{c.Node} nic {c.Nic} disconnected",
         PurgeAll => "purged",
+        DeployTopology c => $"deployed {c.Lans?.Length ?? 0} lan(s), {c.Containers?.Length ?? 0} node(s), {c.Endpoints?.Length ?? 0} endpoint(s)",
         _ => "done",
     };
 }

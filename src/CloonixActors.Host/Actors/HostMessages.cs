@@ -13,7 +13,7 @@ public sealed record GetOvsInfo
     public static readonly GetOvsInfo Instance = new();
 }
 
-public sealed record OvsInfo(bool Ready, int? DbServerPid, int? SwitchPid, int Restarts, string Datapath, string? LastError);
+public sealed record OvsInfo(bool Ready, int? DbServerPid, int? SwitchPid, int DbServerRestarts, int SwitchRestarts, string Datapath, string? LastError);
 
 /// <summary>Stop the OVS daemons (clean daemon shutdown); answered with <see cref="TeardownDone"/>.</summary>
 public sealed record StopOvs;
@@ -32,11 +32,14 @@ public sealed record Teardown(IActorRef? ReplyTo);
 
 public sealed record TeardownDone(string What, string? Error);
 
-/// <summary>A container's namespace and veths exist: lans it belongs to can attach its ports.</summary>
-public sealed record NodeReady(string Node);
+/// <summary>A container's namespace and veths exist; <paramref name="Recreated"/> lists switch-side ends made anew.</summary>
+public sealed record NodeReady(string Node, IReadOnlyList<string> Recreated);
 
 /// <summary>Sent by CoordinatedShutdown: remove this host's data plane (the desired state stays in the journal).</summary>
 public sealed record TeardownDataPlane
 {
     public static readonly TeardownDataPlane Instance = new();
 }
+
+/// <summary>Ports whose devices were re-created: remove and re-add them so OVS opens the new devices.</summary>
+public sealed record BouncePorts(IReadOnlyCollection<string> Ports);

@@ -8,7 +8,7 @@ namespace CloonixActors.Host.Actors;
 
 /// <summary>
 /// Owns one lan's OVS bridge on this host and the bridge's ports. Level-triggered: whatever the trigger
-/// (membership change, OVS restart, a node's nics appearing, the periodic timer), it compares the bridge
+/// (membership change, OVS restart, a node's nics re-created, the periodic timer), it compares the bridge
 /// with the desired member set and applies the difference in one OVSDB transaction. Only one
 /// reconciliation runs at a time; triggers that arrive meanwhile fold into one more pass.
 /// </summary>
@@ -18,24 +18,23 @@ public sealed class LanActor : ReceiveActor, IWithTimers
 
     private readonly LanSpec _lan;
     private readonly IOvsSwitch _ovs;
-    private readonly Func<string, bool> _portDeviceExists;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<IActorRef> _waiting = [];
+    private readonly HashSet<string> _bounce = new(StringComparer.Ordinal);
     private IReadOnlySet<string> _members = new HashSet<string>();
     private bool _ovsReady;
     private bool _inFlight;
     private bool _dirty;
+    private Teardown? _teardown;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(LanSpec lan, IOvsSwitch ovs, Func<string, bool> portDeviceExists) =>
-        Akka.Actor.Props.Create(() => new LanActor(lan, ovs, portDeviceExists));
+    public static Props Props(LanSpec lan, IOvsSwitch ovs) => Akka.Actor.Props.Create(() => new LanActor(lan, ovs));
 
-    public LanActor(LanSpec lan, IOvsSwitch ovs, Func<string, bool> portDeviceExists)
+    public LanActor(LanSpec lan, IOvsSwitch ovs)
     {
         _lan = lan;
         _ovs = ovs;
-        _portDeviceExists = portDeviceExists;
 
         Receive<OvsReady>(_ =>
         {
@@ -47,45 +46,43 @@ public sealed class LanActor : ReceiveActor, IWithTimers
             _members = m.Ports;
             Request(m.ReplyTo);
         });
+        Receive<BouncePorts>(b =>
+        {
+            _bounce.UnionWith(b.Ports);
+            Request(null);
+        });
         Receive<Reconcile>(_ => Request(null));
         Receive<Reconciled>(OnReconciled);
         Receive<Teardown>(t =>
         {
             Timers.CancelAll();
-            var replyTo = t.ReplyTo;
-            var name = _lan.Name;
-            _ovs.DeleteBridgeAsync(_lan.Bridge).PipeTo(
-                Self,
-                success: () => new TornDown(replyTo, new TeardownDone($"lan {name}", null)),
-                failure: ex => new TornDown(replyTo, new TeardownDone($"lan {name}", ex.GetBaseException().Message)));
-            Become(TearingDown);
+            _teardown = t;
+            if (!_inFlight)
+            {
+                StartTeardown();
+            }
         });
-    }
-
-    private sealed record Reconciled(IReadOnlyList<IActorRef> Waiting, string? Error, int Missing);
-
-    private sealed record TornDown(IActorRef? ReplyTo, TeardownDone Result);
-
-    protected override void PreStart() => Timers.StartPeriodicTimer("reconcile", Reconcile.Instance, Period);
-
-    private void TearingDown()
-    {
         Receive<TornDown>(t =>
         {
             t.ReplyTo?.Tell(t.Result);
             Context.Stop(Self);
         });
-        ReceiveAny(m =>
-        {
-            if (m is SetLanMembers { ReplyTo: { } r })
-            {
-                r.Tell(new CommandFailed(ErrorCode.Conflict, $"lan {_lan.Name} is being removed"));
-            }
-        });
     }
+
+    private sealed record Reconciled(IReadOnlyList<IActorRef> Waiting, string? Error);
+
+    private sealed record TornDown(IActorRef? ReplyTo, TeardownDone Result);
+
+    protected override void PreStart() => Timers.StartPeriodicTimer("reconcile", Reconcile.Instance, Period);
 
     private void Request(IActorRef? replyTo)
     {
+        if (_teardown is not null)
+        {
+            replyTo?.Tell(new CommandSucceeded($"lan {_lan.Name} is being removed"));
+            return;
+        }
+
         if (replyTo is not null)
         {
             _waiting.Add(replyTo);
@@ -113,19 +110,27 @@ public sealed class LanActor : ReceiveActor, IWithTimers
         _waiting.Clear();
         var bridge = _lan.Bridge;
         var desired = _members;
+        var bounce = _bounce.ToList();
+        _bounce.Clear();
         var ovs = _ovs;
-        var exists = _portDeviceExists;
         Task.Run(async () =>
         {
-            await ovs.EnsureBridgeAsync(bridge).ConfigureAwait(false);
             var current = (await ovs.ListPortsAsync(bridge).ConfigureAwait(false)).ToHashSet(StringComparer.Ordinal);
-            // A port whose device does not exist yet is left out; the node's NodeReady brings us back.
-            var present = desired.Where(exists).ToList();
-            var add = present.Where(p => !current.Contains(p)).ToList();
+            // A port whose device vanished and came back under the same name stays dead in OVS until it is
+            // removed and added again, in two transactions.
+            var stale = bounce.Where(current.Contains).ToList();
+            if (stale.Count > 0)
+            {
+                await ovs.ApplyPortsAsync(bridge, [], stale).ConfigureAwait(false);
+                current.ExceptWith(stale);
+            }
+
+            var add = desired.Where(p => !current.Contains(p)).ToList();
             var remove = current.Where(p => !desired.Contains(p)).ToList();
+            // Also creates the bridge when it is missing (first start, or an OVS database lost).
             await ovs.ApplyPortsAsync(bridge, add, remove).ConfigureAwait(false);
-            return new Reconciled(waiting, null, desired.Count - present.Count);
-        }).PipeTo(Self, failure: ex => new Reconciled(waiting, ex.GetBaseException().Message, 0));
+            return new Reconciled(waiting, null);
+        }).PipeTo(Self, failure: ex => new Reconciled(waiting, ex.GetBaseException().Message));
     }
 
     private void OnReconciled(Reconciled r)
@@ -143,9 +148,30 @@ public sealed class LanActor : ReceiveActor, IWithTimers
                 : new CommandFailed(ErrorCode.DataPlane, $"lan {_lan.Name}: recorded, but the bridge is not applied yet ({r.Error}); it will be retried"));
         }
 
-        if (_dirty || _waiting.Count > 0)
+        if (_teardown is not null)
+        {
+            StartTeardown();
+        }
+        else if (_dirty || _waiting.Count > 0)
         {
             Run();
         }
+    }
+
+    private void StartTeardown()
+    {
+        foreach (var w in _waiting)
+        {
+            w.Tell(new CommandSucceeded($"lan {_lan.Name} is being removed"));
+        }
+
+        _waiting.Clear();
+        _inFlight = true;
+        var replyTo = _teardown!.ReplyTo;
+        var name = _lan.Name;
+        _ovs.DeleteBridgeAsync(_lan.Bridge).PipeTo(
+            Self,
+            success: () => new TornDown(replyTo, new TeardownDone($"lan {name}", null)),
+            failure: ex => new TornDown(replyTo, new TeardownDone($"lan {name}", ex.GetBaseException().Message)));
     }
 }

@@ -20,7 +20,8 @@ public sealed class OvsActor : ReceiveActor, IWithTimers
     private readonly string _datapath;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private int _generation;
-    private int _restarts;
+    private int _dbRestarts;
+    private int _switchRestarts;
     private int _failuresInRow;
     private int? _dbPid;
     private int? _switchPid;
@@ -105,9 +106,10 @@ public sealed class OvsActor : ReceiveActor, IWithTimers
                 return;
             }
 
-            _restarts++;
+            _dbRestarts += dbAlive ? 0 : 1;
+            _switchRestarts += swAlive ? 0 : 1;
             _lastError = $"{(dbAlive ? "ovs-vswitchd" : "ovsdb-server")} died";
-            _log.Warning("Open vSwitch: {0}; restarting (restart {1})", _lastError, _restarts);
+            _log.Warning("Open vSwitch: {0}; restarting it", _lastError);
             Timers.Cancel("health");
             Become(Starting);
             var delay = Backoff(++_failuresInRow);
@@ -118,7 +120,7 @@ public sealed class OvsActor : ReceiveActor, IWithTimers
 
     private void Common()
     {
-        Receive<GetOvsInfo>(_ => Sender.Tell(new OvsInfo(_dbPid is not null && _switchPid is not null && _lastError is null, _dbPid, _switchPid, _restarts, _datapath, _lastError)));
+        Receive<GetOvsInfo>(_ => Sender.Tell(new OvsInfo(_dbPid is not null && _switchPid is not null && _lastError is null, _dbPid, _switchPid, _dbRestarts, _switchRestarts, _datapath, _lastError)));
         Receive<StopOvs>(_ =>
         {
             Timers.CancelAll();
@@ -131,7 +133,7 @@ public sealed class OvsActor : ReceiveActor, IWithTimers
 
     private void StoppedState()
     {
-        Receive<GetOvsInfo>(_ => Sender.Tell(new OvsInfo(false, null, null, _restarts, _datapath, "stopped")));
+        Receive<GetOvsInfo>(_ => Sender.Tell(new OvsInfo(false, null, null, _dbRestarts, _switchRestarts, _datapath, "stopped")));
         ReceiveAny(_ => { });
     }
 

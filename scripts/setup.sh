@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what CloonixActors needs on a fresh Debian 12 machine, then builds it. Idempotent: a second run
+# installs nothing and only rebuilds what changed. Must run as root (it installs packages and the daemon
+# manages namespaces and Open vSwitch).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup: run as root (packages, namespaces and Open vSwitch need it)" >&2
+  exit 1
+fi
+
+packages=(
+  openvswitch-switch   # ovsdb-server, ovs-vswitchd, ovs-vsctl (cloonixd runs its own private instance)
+  iproute2 ethtool     # namespaces, veths, offloads
+  iputils-ping iperf3  # traffic checks in tests and the demo
+  tshark tcpdump       # reading captures back
+  mininet              # the peer the deploy benchmark compares against
+  procps psmisc sqlite3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The system's own Open vSwitch service is never used: cloonixd starts a private one per host.
+if ! command -v dotnet >/dev/null; then
+  echo "setup: the .NET SDK (dotnet) is not on PATH" >&2
+  exit 1
+fi
+
+echo "setup: building" >&2
+dotnet build CloonixActors.sln -c Release -nologo -clp:ErrorsOnly -v:q >&2

@@ -1,0 +1,71 @@
+using CloonixActors.Protocol;
+
+namespace CloonixActors.Host.Actors;
+
+/// <summary>What the OS must do after some events: one effect per lan or node touched, however many events touched it.</summary>
+public abstract record Effect
+{
+    private Effect()
+    {
+    }
+
+    public sealed record StartLan(string Lan) : Effect;
+
+    public sealed record UpdateLan(string Lan) : Effect;
+
+    public sealed record StopLan(string Lan) : Effect;
+
+    public sealed record StartNode(string Node) : Effect;
+
+    public sealed record StopNode(string Node) : Effect;
+}
+
+public static class Effects
+{
+    /// <summary>
+    /// Folds a command's events into effects: a deploy of 100 endpoints on 25 lans makes 25 lan updates,
+    /// not 100; a lan added and filled in one command is started with its members; a lan removed needs
+    /// no update first.
+    /// </summary>
+    public static IReadOnlyList<Effect> Of(IEnumerable<ITopologyEvent> events)
+    {
+        var startLans = new List<string>();
+        var stopLans = new HashSet<string>(StringComparer.Ordinal);
+        var updateLans = new List<string>();
+        var startNodes = new List<string>();
+        var stopNodes = new List<string>();
+        foreach (var e in events)
+        {
+            switch (e)
+            {
+                case LanAdded a:
+                    startLans.Add(a.Name);
+                    break;
+                case LanRemoved r:
+                    stopLans.Add(r.Name);
+                    break;
+                case ContainerAdded a:
+                    startNodes.Add(a.Name);
+                    break;
+                case NodeRemoved r:
+                    stopNodes.Add(r.Name);
+                    break;
+                case NicConnected c when !updateLans.Contains(c.Lan):
+                    updateLans.Add(c.Lan);
+                    break;
+                case NicDisconnected d when !updateLans.Contains(d.Lan):
+                    updateLans.Add(d.Lan);
+                    break;
+            }
+        }
+
+        return
+        [
+            .. startNodes.Select(n => new Effect.StartNode(n)),
+            .. startLans.Where(l => !stopLans.Contains(l)).Select(l => new Effect.StartLan(l)),
+            .. updateLans.Where(l => !stopLans.Contains(l) && !startLans.Contains(l)).Select(l => new Effect.UpdateLan(l)),
+            .. stopLans.Select(l => new Effect.StopLan(l)),
+            .. stopNodes.Select(n => new Effect.StopNode(n)),
+        ];
+    }
+}
