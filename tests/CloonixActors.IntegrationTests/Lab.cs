@@ -1,0 +1,305 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
+using System.Text.Json;
+
+namespace CloonixActors.IntegrationTests;
+
+[AttributeUsage(AttributeTargets.Assembly)]
+public sealed class BuildConfigurationAttribute(string configuration) : Attribute
+{
+    public string Configuration { get; } = configuration;
+}
+
+public sealed record CliResult(int ExitCode, string Stdout, string Stderr)
+{
+    public override string ToString() => $"exit {ExitCode}\nstdout: {Stdout}\nstderr: {Stderr}";
+}
+
+/// <summary>
+/// One cloonixd host for one test: its own state dir, host name, port and private Open vSwitch. Drives it
+/// with the real cloonix client. Disposing stops the daemon and removes everything it could have left,
+/// even when the test failed half-way.
+/// </summary>
+public sealed class Lab : IDisposable
+{
+    private static readonly string Root = FindRoot();
+    private static readonly string Configuration = typeof(Lab).Assembly.GetCustomAttribute<BuildConfigurationAttribute>()!.Configuration;
+    private Process? _daemon;
+
+    public Lab()
+    {
+        Host = "it" + Guid.NewGuid().ToString("N")[..8];
+        StateDir = Path.Combine(Path.GetTempPath(), "cloonix-it", Host);
+        Port = FreePort();
+        Directory.CreateDirectory(StateDir);
+    }
+
+    public string Host { get; }
+
+    public string StateDir { get; }
+
+    public int Port { get; }
+
+    public string SwitchNamespace => $"cxa.ovs.{Host}";
+
+    public static string DaemonPath => Path.Combine(Root, "src", "cloonixd", "bin", Configuration, "net10.0", "cloonixd");
+
+    public static string CliPath => Path.Combine(Root, "src", "cloonix", "bin", Configuration, "net10.0", "cloonix");
+
+    public int DaemonPid => _daemon?.Id ?? 0;
+
+    public string DaemonLog => File.Exists(Path.Combine(StateDir, "cloonixd.log")) ? File.ReadAllText(Path.Combine(StateDir, "cloonixd.log")) : string.Empty;
+
+    /// <summary>Starts cloonixd and waits until it answers `status`.</summary>
+    public Lab Start()
+    {
+        var psi = new ProcessStartInfo(DaemonPath)
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { "--state-dir", StateDir, "--name", Host, "--bind", $"127.0.0.1:{Port}" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        _daemon = Process.Start(psi)!;
+        // Drain its stderr so a chatty daemon never blocks on a full pipe; the log file keeps it all.
+        _daemon.ErrorDataReceived += (_, _) => { };
+        _daemon.OutputDataReceived += (_, _) => { };
+        _daemon.BeginErrorReadLine();
+        _daemon.BeginOutputReadLine();
+        WaitUntil(() => Cli("status").ExitCode == 0, TimeSpan.FromSeconds(60), "cloonixd to answer status");
+        return this;
+    }
+
+    public CliResult Cli(params string[] args) => Cli(args, null);
+
+    public CliResult Cli(string[] args, string? secretFile)
+    {
+        var all = new List<string> { "--contact", $"127.0.0.1:{Port}" };
+        if (secretFile is null)
+        {
+            all.AddRange(["--state-dir", StateDir]);
+        }
+        else
+        {
+            all.AddRange(["--secret-file", secretFile]);
+        }
+
+        return Run(CliPath, [.. all, .. args]);
+    }
+
+    /// <summary>Runs a cloonix command that must succeed, and returns its stdout.</summary>
+    public string Ok(params string[] args)
+    {
+        var r = Cli(args);
+        Assert.True(r.ExitCode == 0, $"cloonix {string.Join(' ', args)} failed: {r}");
+        return r.Stdout;
+    }
+
+    public JsonDocument Json(params string[] args) => JsonDocument.Parse(Ok([.. args, "--json"]));
+
+    public CliResult Exec(string node, params string[] argv) => Cli(["exec", node, "--", .. argv]);
+
+    /// <summary>Two containers with one nic each on one lan, addressed 198.18.0.1 and .2.</summary>
+    public void TwoContainersOnLan(string lan = "lan1", string a = "c1", string b = "c2")
+    {
+        Ok("add", "lan", lan);
+        Ok("add", "cnt", a, "--nics", "1");
+        Ok("add", "cnt", b, "--nics", "1");
+        Ok("connect", a, "0", lan);
+        Ok("connect", b, "0", lan);
+        Assert.Equal(0, Exec(a, "ip", "addr", "add", "198.18.0.1/24", "dev", "eth0").ExitCode);
+        Assert.Equal(0, Exec(b, "ip", "addr", "add", "198.18.0.2/24", "dev", "eth0").ExitCode);
+    }
+
+    public bool Ping(string from, string to, int count = 1) =>
+        Exec(from, "ping", "-c", count.ToString(System.Globalization.CultureInfo.InvariantCulture), "-W", "1", to).ExitCode == 0;
+
+    /// <summary>Ping until it passes; the data plane may still be converging (e.g. after a restart).</summary>
+    public void WaitForPing(string from, string to, TimeSpan? within = null) =>
+        WaitUntil(() => Ping(from, to), within ?? TimeSpan.FromSeconds(30), $"ping {from} -> {to}");
+
+    /// <summary>iperf3 TCP between two nodes; returns bits per second as iperf3's receiver counted them.</summary>
+    public double Iperf(string client, string server, string serverAddress, int seconds = 2)
+    {
+        Assert.Equal(0, Exec(server, "iperf3", "-s", "-D", "-1").ExitCode);
+        WaitUntil(() => Exec(server, "ss", "-ltn", "sport", "=", ":5201").Stdout.Contains(":5201", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "iperf3 server to listen");
+        var r = Exec(client, "iperf3", "-c", serverAddress, "-t", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "-J");
+        Assert.True(r.ExitCode == 0, $"iperf3 failed: {r}");
+        using var doc = JsonDocument.Parse(r.Stdout);
+        return doc.RootElement.GetProperty("end").GetProperty("sum_received").GetProperty("bits_per_second").GetDouble();
+    }
+
+    public string BridgeOf(string lan)
+    {
+        using var ls = Json("ls");
+        return ls.RootElement.GetProperty("lans").EnumerateArray().Single(l => l.GetProperty("name").GetString() == lan).GetProperty("bridge").GetString()!;
+    }
+
+    public string PortOf(string node, int nic)
+    {
+        using var ls = Json("ls");
+        var n = ls.RootElement.GetProperty("nodes").EnumerateArray().Single(x => x.GetProperty("name").GetString() == node);
+        return n.GetProperty("nics")[nic].GetProperty("hostInterface").GetString()!;
+    }
+
+    public IReadOnlyList<string> Namespaces() =>
+        [.. Directory.Exists("/run/netns") ? Directory.GetFiles("/run/netns").Select(Path.GetFileName).OfType<string>().Where(n => n.StartsWith($"cxa-{Host}-", StringComparison.Ordinal)) : []];
+
+    public IReadOnlyList<string> Vsctl(params string[] args)
+    {
+        var r = Run("ovs-vsctl", [$"--db=unix:{Path.Combine(StateDir, "ovs", "db.sock")}", .. args]);
+        Assert.True(r.ExitCode == 0, $"ovs-vsctl {string.Join(' ', args)}: {r}");
+        return r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    }
+
+    public int? OvsPid(string daemon)
+    {
+        var file = Path.Combine(StateDir, "ovs", daemon + ".pid");
+        return File.Exists(file) && int.TryParse(File.ReadAllText(file).Trim(), out var pid) && IsRunning(pid) ? pid : null;
+    }
+
+    /// <summary>True while the process runs; a zombie waiting for init to reap it does not count.</summary>
+    public static bool IsRunning(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var state = stat[(stat.LastIndexOf(')') + 2)..].TrimStart()[0];
+            return state is not ('Z' or 'X');
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>kill -9 of the daemon: nothing of it runs its shutdown.</summary>
+    public void KillDaemon()
+    {
+        _daemon!.Kill();
+        _daemon.WaitForExit();
+        _daemon.Dispose();
+        _daemon = null;
+    }
+
+    /// <summary>SIGTERM and wait for a clean exit; returns the exit code.</summary>
+    public int StopDaemon(TimeSpan? within = null)
+    {
+        if (_daemon is null)
+        {
+            return 0;
+        }
+
+        Run("kill", ["-TERM", _daemon.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        if (!_daemon.WaitForExit(within ?? TimeSpan.FromSeconds(60)))
+        {
+            _daemon.Kill();
+            _daemon.WaitForExit();
+        }
+
+        var code = _daemon.ExitCode;
+        _daemon.Dispose();
+        _daemon = null;
+        return code;
+    }
+
+    public static void WaitUntil(Func<bool> condition, TimeSpan within, string what)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (deadline.Elapsed > within)
+            {
+                throw new TimeoutException($"gave up waiting for {what} after {within.TotalSeconds:0} s");
+            }
+
+            Thread.Sleep(100);
+        }
+    }
+
+    public static CliResult Run(string program, IEnumerable<string> args)
+    {
+        var psi = new ProcessStartInfo(program)
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            p.Kill(true);
+        }
+
+        p.WaitForExit();
+        return new CliResult(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    public void Dispose()
+    {
+        StopDaemon(TimeSpan.FromSeconds(30));
+        // Whatever the test did or failed to do: no process, namespace or switch of this host survives it.
+        foreach (var daemon in new[] { "ovs-vswitchd", "ovsdb-server" })
+        {
+            if (OvsPid(daemon) is { } pid)
+            {
+                Run("kill", ["-KILL", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            }
+        }
+
+        foreach (var ns in Namespaces().Append(SwitchNamespace))
+        {
+            if (File.Exists(Path.Combine("/run/netns", ns)))
+            {
+                foreach (var pid in Run("ip", ["netns", "pids", ns]).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    Run("kill", ["-KILL", pid.Trim()]);
+                }
+
+                Run("ip", ["netns", "del", ns]);
+            }
+        }
+
+        try
+        {
+            Directory.Delete(StateDir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    private static string FindRoot()
+    {
+        var dir = AppContext.BaseDirectory;
+        while (dir is not null && !File.Exists(Path.Combine(dir, "CloonixActors.sln")))
+        {
+            dir = Path.GetDirectoryName(dir);
+        }
+
+        return dir ?? throw new InvalidOperationException("CloonixActors.sln not found above " + AppContext.BaseDirectory);
+    }
+}
+
+[CollectionDefinition("dataplane", DisableParallelization = true)]
+public sealed class DataPlaneCollection;
