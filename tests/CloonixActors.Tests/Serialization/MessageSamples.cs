@@ -1,0 +1,87 @@
+using CloonixActors.Protocol;
+
+namespace CloonixActors.Tests.Serialization;
+
+/// <summary>
+/// One sample of every message type the project sends across processes or persists. The types come from
+/// the Protocol assembly by reflection; <see cref="For"/> throws for a type that has no sample here, so a
+/// new message type fails the serialization tests until it gets one.
+/// </summary>
+internal static class MessageSamples
+{
+    private static readonly LanAdded Lan = new("lan1", 7);
+    private static readonly ContainerAdded Container = new("n1", 8, 3);
+    private static readonly NicConnected Endpoint = new("n1", 2, "lan1");
+    private static readonly NicView Nic = new(2, "veth", "lan1", "cxa8n2");
+    private static readonly NicView FreeNic = new(0, "veth", null, "cxa8n0");
+
+    private static readonly Dictionary<Type, ICloonixMessage> Samples = new ICloonixMessage[]
+    {
+        // commands
+        new ClientRequest("s3cret", new ConnectNic("n1", 2, "lan1")),
+        new AddLan("lan1"),
+        new AddContainer("n1", 3),
+        new DeleteObject("n1", Force: true),
+        new ConnectNic("n1", 2, "lan1"),
+        new DisconnectNic("n1", 2),
+        new DeployTopology(["lan1", "lan2"], [new ContainerSpec("n1", 3), new ContainerSpec("n2", 1)], [new EndpointSpec("n1", 2, "lan1"), new EndpointSpec("n2", 0, "lan2")]),
+        new ContainerSpec("n2", 1),
+        new EndpointSpec("n2", 0, "lan2"),
+        new PurgeAll(),
+        new ListTopology(),
+        new GetStatus(),
+        new ExecInNode("n1", ["ip", "-br", "addr", "show", "dev", "eth0"], 30),
+
+        // persisted events and the snapshot
+        Lan,
+        new LanRemoved("lan1"),
+        Container,
+        new NodeRemoved("n1"),
+        Endpoint,
+        new NicDisconnected("n1", 2, "lan1"),
+        new TopologySnapshot(11, [Lan, new LanAdded("lan2", 10)], [Container], [Endpoint, new NicConnected("n1", 0, "lan2")]),
+
+        // replies
+        new CommandSucceeded("lan lan1 added"),
+        new CommandFailed(ErrorCode.Conflict, "nic n1/2 is already connected to lan 'lan1'"),
+        new ExecResult(3, "out\nput\n", "é err\n", TimedOut: true),
+        new LanView("lan1", "host1", "cxab7", ["n1/2", "n2/0"]),
+        Nic,
+        new NodeView("n1", "cnt", "host1", "cxa-host1-n1", [FreeNic, Nic]),
+        new TopologyListing([new NodeView("n1", "cnt", "host1", "cxa-host1-n1", [FreeNic, Nic])], [new LanView("lan1", "host1", "cxab7", ["n1/2"])]),
+        new ProcessView("ovsdb-server", 4242, 1),
+        new MemberView("akka.tcp://cloonix@127.0.0.1:45300", "Up", ["host"]),
+        new StatusReport(
+            "host1",
+            "/var/lib/cloonix",
+            "sqlite /var/lib/cloonix/journal.db",
+            TimeSpan.FromSeconds(93.25),
+            "netdev",
+            [new ProcessView("ovsdb-server", 4242, 1), new ProcessView("ovs-vswitchd", 4243, 1)],
+            [new MemberView("akka.tcp://cloonix@127.0.0.1:45300", "Up", ["host"])],
+            2,
+            1,
+            3),
+    }.ToDictionary(m => m.GetType());
+
+    /// <summary>Every concrete type of the Protocol assembly that carries the serialization marker.</summary>
+    public static IReadOnlyList<Type> ConcreteMessageTypes { get; } =
+    [
+        .. typeof(ICloonixMessage).Assembly.GetTypes()
+            .Where(t => typeof(ICloonixMessage).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false })
+            .OrderBy(t => t.FullName, StringComparer.Ordinal),
+    ];
+
+    /// <summary>The types a journal or snapshot store holds: renaming or moving one breaks every stored lab.</summary>
+    public static IReadOnlyList<Type> PersistedTypes { get; } =
+        [.. ConcreteMessageTypes.Where(t => typeof(ITopologyEvent).IsAssignableFrom(t) || t == typeof(TopologySnapshot))];
+
+    public static ICloonixMessage For(Type type) =>
+        Samples.TryGetValue(type, out var sample)
+            ? sample
+            : throw new KeyNotFoundException($"{type.FullName} implements ICloonixMessage but has no sample in {nameof(MessageSamples)}: add one");
+
+    public static TheoryData<Type> MessageTypes => [.. ConcreteMessageTypes];
+
+    public static TheoryData<Type> PersistedTypeData => [.. PersistedTypes];
+}
