@@ -20,7 +20,7 @@ cleanup() {
   cloonix purge || true
   kill -TERM "$daemon" 2>/dev/null || true
   wait "$daemon" 2>/dev/null || true
-  left=$(ip netns list | grep -c '^cxa-demo-' || true)
+  left=$(ip netns list | grep -c '^cxa-demo\.' || true)
   echo "cloonixd stopped; namespaces left behind: $left"
   rm -rf "$state"
 }

@@ -11,7 +11,7 @@ public static partial class Names
 {
     public const int MaxLength = 15;
 
-    [GeneratedRegex("^[a-z][a-z0-9_-]{0,14}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[a-z][a-z0-9_-]{0,14}\z", RegexOptions.CultureInvariant)]
     private static partial Regex ValidName();
 
     public static bool IsValid(string? name) => name is not null && ValidName().IsMatch(name);

@@ -9,10 +9,14 @@ public static class OsNames
 {
     public const string Prefix = "cxa";
 
-    /// <summary>The network namespace of a container on a given host (namespace names are machine-wide).</summary>
-    public static string Namespace(string host, string node) => $"{Prefix}-{host}-{node}";
+    /// <summary>
+    /// The network namespace of a container on a given host (namespace names are machine-wide). The '.'
+    /// cannot occur in a host or node name, so no two (host, node) pairs share a namespace and one
+    /// host's prefix never matches another host's namespaces.
+    /// </summary>
+    public static string Namespace(string host, string node) => $"{Prefix}-{host}.{node}";
 
-    public static string NamespacePrefix(string host) => $"{Prefix}-{host}-";
+    public static string NamespacePrefix(string host) => $"{Prefix}-{host}.";
 
     /// <summary>The namespace a host's ovs-vswitchd runs in; never matches <see cref="NamespacePrefix"/>.</summary>
     public static string SwitchNamespace(string host) => $"{Prefix}.ovs.{host}";
@@ -27,15 +31,6 @@ public static class OsNames
     public static string Bridge(int lanId) => $"{Prefix}b{lanId}";
 
     public static bool IsProjectBridge(string name) => name.StartsWith(Prefix + "b", StringComparison.Ordinal);
-
-    /// <summary>True for names <see cref="ContainerHostIf"/> makes, and only those.</summary>
-    public static bool IsContainerHostIf(string name) =>
-        name.Length > Prefix.Length + 2
-        && name.StartsWith(Prefix, StringComparison.Ordinal)
-        && name.IndexOf('n', Prefix.Length) is var n and > 3
-        && name[Prefix.Length..n].All(char.IsAsciiDigit)
-        && n + 1 < name.Length
-        && name[(n + 1)..].All(char.IsAsciiDigit);
 
     public static bool IsProjectInterface(string name) => name.StartsWith(Prefix, StringComparison.Ordinal);
 }

@@ -38,13 +38,13 @@ public sealed class DurabilityTests : IDisposable
         _lab.TwoContainersOnLan();
         _lab.KillDaemon();
         // What a crash between two steps could leave: a namespace and a bridge nobody wants.
-        Assert.Equal(0, Lab.Run("ip", ["netns", "add", $"cxa-{_lab.Host}-ghost"]).ExitCode);
+        Assert.Equal(0, Lab.Run("ip", ["netns", "add", $"cxa-{_lab.Host}.ghost"]).ExitCode);
         _lab.Vsctl("add-br", "cxab999", "--", "set", "bridge", "cxab999", "datapath_type=netdev");
 
         _lab.Start();
 
-        Lab.WaitUntil(() => !_lab.Namespaces().Contains($"cxa-{_lab.Host}-ghost") && !_lab.Vsctl("list-br").Contains("cxab999"), TimeSpan.FromSeconds(20), "the sweep of leftovers");
-        Assert.Equal([$"cxa-{_lab.Host}-c1", $"cxa-{_lab.Host}-c2"], _lab.Namespaces().Order().ToList());
+        Lab.WaitUntil(() => !_lab.Namespaces().Contains($"cxa-{_lab.Host}.ghost") && !_lab.Vsctl("list-br").Contains("cxab999"), TimeSpan.FromSeconds(20), "the sweep of leftovers");
+        Assert.Equal([$"cxa-{_lab.Host}.c1", $"cxa-{_lab.Host}.c2"], _lab.Namespaces().Order().ToList());
         _lab.WaitForPing("c1", "198.18.0.2");
     }
 

@@ -149,7 +149,7 @@ public sealed class Lab : IDisposable
     }
 
     public IReadOnlyList<string> Namespaces() =>
-        [.. Directory.Exists("/run/netns") ? Directory.GetFiles("/run/netns").Select(Path.GetFileName).OfType<string>().Where(n => n.StartsWith($"cxa-{Host}-", StringComparison.Ordinal)) : []];
+        [.. Directory.Exists("/run/netns") ? Directory.GetFiles("/run/netns").Select(Path.GetFileName).OfType<string>().Where(n => n.StartsWith($"cxa-{Host}.", StringComparison.Ordinal)) : []];
 
     public IReadOnlyList<string> Vsctl(params string[] args)
     {

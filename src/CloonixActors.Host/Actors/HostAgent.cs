@@ -133,6 +133,13 @@ public sealed class HostAgent : ReceivePersistentActor
         var events = decision.Events;
         var self = Self;
         Action<IActorRef>? then = command is PurgeAll ? c => self.Tell(new SweepRequest(c)) : null;
+        if (events.Length == 0)
+        {
+            // Nothing to record (a purge of an empty lab): still answer, and still sweep leftovers.
+            Context.ActorOf(ReplyCollector.Props(0, client, Describe(command), _settings.Timeout, then), $"reply-{++_collectors}");
+            return;
+        }
+
         var persisted = 0;
         PersistAll(events, e =>
         {
@@ -213,12 +220,12 @@ public sealed class HostAgent : ReceivePersistentActor
     {
         var actor = Context.ActorOf(LanActor.Props(lan, _plane.Ovs), $"lan-{lan.Name}-{lan.Id}");
         _lans[lan.Name] = actor;
+        // Members first: a lan actor that saw OvsReady with an empty member set would strip the bridge.
+        actor.Tell(new SetLanMembers(PortsOf(lan.Name), replyTo));
         if (_ovsReady is { } ready)
         {
             actor.Tell(ready);
         }
-
-        actor.Tell(new SetLanMembers(PortsOf(lan.Name), replyTo));
     }
 
     private void StartNode(NodeSpec node, IActorRef? replyTo)
@@ -250,7 +257,7 @@ public sealed class HostAgent : ReceivePersistentActor
         {
             Sender.Tell(new CommandFailed(ErrorCode.InvalidArgument, problem));
         }
-        else if (cmd.Argv.Length == 0 || cmd.Argv.Any(a => a.Contains('\0', StringComparison.Ordinal)) || string.IsNullOrEmpty(cmd.Argv[0]))
+        else if (cmd.Argv is null || cmd.Argv.Length == 0 || cmd.Argv.Any(a => a is null || a.Contains('\0', StringComparison.Ordinal)) || string.IsNullOrEmpty(cmd.Argv[0]))
         {
             Sender.Tell(new CommandFailed(ErrorCode.InvalidArgument, "exec needs a program and its arguments, without NUL characters"));
         }

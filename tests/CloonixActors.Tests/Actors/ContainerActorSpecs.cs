@@ -36,7 +36,7 @@ public sealed class ContainerActorSpecs(ITestOutputHelper output) : Akka.TestKit
         var ok = await ExpectMsgAsync<CommandSucceeded>();
         Assert.Contains("n1", ok.Message, StringComparison.Ordinal);
         var ensure = Assert.Single(_plane.CallsTo(FakeContainerPlane.Ensure));
-        Assert.Equal("cxa-host1-n1", ensure.Target);
+        Assert.Equal("cxa-host1.n1", ensure.Target);
         Assert.Equal(["cxa12n0:eth0", "cxa12n1:eth1", "cxa12n2:eth2"], ensure.Args);
         var ready = await Parent.ExpectMsgAsync<NodeReady>();
         Assert.Equal("n1", ready.Node);

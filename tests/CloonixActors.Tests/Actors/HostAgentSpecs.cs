@@ -325,6 +325,19 @@ public sealed class HostAgentSpecs(ITestOutputHelper output) : Akka.TestKit.Xuni
     }
 
     [Fact]
+    public async Task HostAgent_should_answer_a_purge_of_an_empty_lab_and_still_sweep_leftovers()
+    {
+        var agent = StartAgent();
+        await AwaitConditionAsync(() => Task.FromResult(_ovs.CallsTo(FakeOvsSwitch.ListBridges).Count > 0)); // the start-up sweep ran
+        _containers.Seed(OsNames.Namespace(Host, "stray"));
+
+        var purged = await Succeed(agent, new PurgeAll());
+
+        Assert.Contains("purged", purged.Message, StringComparison.Ordinal);
+        Assert.Empty(_containers.Namespaces);
+    }
+
+    [Fact]
     public async Task HostAgent_should_run_exec_in_the_node_it_names()
     {
         var agent = StartAgent();
@@ -346,6 +359,8 @@ public sealed class HostAgentSpecs(ITestOutputHelper output) : Akka.TestKit.Xuni
         { new ExecInNode("n1", ["echo", "a\0b"], 5), ErrorCode.InvalidArgument },
         { new ExecInNode("n1", ["true"], 0), ErrorCode.InvalidArgument },
         { new ExecInNode("n1", ["true"], 3601), ErrorCode.InvalidArgument },
+        { new ExecInNode("n1", null!, 5), ErrorCode.InvalidArgument },
+        { new ExecInNode("n1", ["echo", null!], 5), ErrorCode.InvalidArgument },
     };
 
     [Theory]

@@ -36,41 +36,18 @@ public sealed class OsNamesSpecs
     }
 
     [Fact]
-    public void IsContainerHostIf_accepts_every_name_ContainerHostIf_makes()
+    public void Container_ports_are_project_interfaces_and_not_bridges()
     {
         foreach (var id in SomeIds)
         {
             for (var nic = 0; nic < Topology.MaxNics; nic++)
             {
                 var name = OsNames.ContainerHostIf(id, nic);
-                Assert.True(OsNames.IsContainerHostIf(name), name);
                 Assert.True(OsNames.IsProjectInterface(name), name);
                 Assert.False(OsNames.IsProjectBridge(name), name);
             }
         }
     }
-
-    [Theory]
-    [InlineData("")]
-    [InlineData("cxa")]
-    [InlineData("cxan")]
-    [InlineData("cxab1")]
-    [InlineData("cxa1n")]
-    [InlineData("cxan1")]
-    [InlineData("cxa1x2")]
-    [InlineData("cxa1n1x")]
-    [InlineData("cxa1n1n1")]
-    [InlineData("cxa-1n0")]
-    [InlineData("cxa1n-1")]
-    [InlineData("cxa1n 0")]
-    [InlineData("cxa1n0 ")]
-    [InlineData("cxa١n0")] // Arabic-Indic digit
-    [InlineData("CXA1N0")]
-    [InlineData("cxb1n0")]
-    [InlineData("xcxa1n0")]
-    [InlineData("eth0")]
-    public void IsContainerHostIf_refuses_what_ContainerHostIf_never_makes(string name) =>
-        Assert.False(OsNames.IsContainerHostIf(name));
 
     [Fact]
     public void Bridges_are_project_bridges_and_not_container_ports()
@@ -80,7 +57,6 @@ public sealed class OsNamesSpecs
             var bridge = OsNames.Bridge(id);
             Assert.True(OsNames.IsProjectBridge(bridge), bridge);
             Assert.True(OsNames.IsProjectInterface(bridge), bridge);
-            Assert.False(OsNames.IsContainerHostIf(bridge), bridge);
         }
     }
 
@@ -88,8 +64,8 @@ public sealed class OsNamesSpecs
     [Fact]
     public void OS_names_keep_the_formats_that_running_hosts_already_use()
     {
-        Assert.Equal("cxa-host1-n1", OsNames.Namespace("host1", "n1"));
-        Assert.Equal("cxa-host1-", OsNames.NamespacePrefix("host1"));
+        Assert.Equal("cxa-host1.n1", OsNames.Namespace("host1", "n1"));
+        Assert.Equal("cxa-host1.", OsNames.NamespacePrefix("host1"));
         Assert.Equal("cxa.ovs.host1", OsNames.SwitchNamespace("host1"));
         Assert.Equal("cxa12n3", OsNames.ContainerHostIf(12, 3));
         Assert.Equal("cxab7", OsNames.Bridge(7));
@@ -116,6 +92,16 @@ public sealed class OsNamesSpecs
 
         Assert.False(ns.StartsWith(OsNames.NamespacePrefix(host), StringComparison.Ordinal));
         Assert.NotEqual(OsNames.Namespace(host, "ovs"), ns);
+    }
+
+    [Theory]
+    [InlineData("a", "b-c", "a-b", "c")]
+    [InlineData("h", "x_y", "h_x", "y")]
+    public void Hosts_and_nodes_whose_names_share_a_dash_never_share_a_namespace(string host1, string node1, string host2, string node2)
+    {
+        Assert.NotEqual(OsNames.Namespace(host1, node1), OsNames.Namespace(host2, node2));
+        Assert.False(OsNames.Namespace(host2, node2).StartsWith(OsNames.NamespacePrefix(host1), StringComparison.Ordinal));
+        Assert.False(OsNames.Namespace(host1, node1).StartsWith(OsNames.NamespacePrefix(host2), StringComparison.Ordinal));
     }
 
     [Fact]

@@ -38,6 +38,8 @@ public sealed class TopologySpecs
         "/",
         "..",
         "../etc",
+        "lan\n",
+        "lan\r",
         "a.b",
         "a b",
         " a",

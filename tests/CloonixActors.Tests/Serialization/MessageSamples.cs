@@ -47,8 +47,8 @@ internal static class MessageSamples
         new ExecResult(3, "out\nput\n", "é err\n", TimedOut: true),
         new LanView("lan1", "host1", "cxab7", ["n1/2", "n2/0"]),
         Nic,
-        new NodeView("n1", "cnt", "host1", "cxa-host1-n1", [FreeNic, Nic]),
-        new TopologyListing([new NodeView("n1", "cnt", "host1", "cxa-host1-n1", [FreeNic, Nic])], [new LanView("lan1", "host1", "cxab7", ["n1/2"])]),
+        new NodeView("n1", "cnt", "host1", "cxa-host1.n1", [FreeNic, Nic]),
+        new TopologyListing([new NodeView("n1", "cnt", "host1", "cxa-host1.n1", [FreeNic, Nic])], [new LanView("lan1", "host1", "cxab7", ["n1/2"])]),
         new ProcessView("ovsdb-server", 4242, 1),
         new MemberView("akka.tcp://cloonix@127.0.0.1:45300", "Up", ["host"]),
         new StatusReport(

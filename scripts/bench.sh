@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Benchmarks: each prints its figures beside its baseline, measured in the same invocation.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+/usr/bin/python3 bench/deploy.py "$@"
