@@ -29,13 +29,21 @@ public sealed class LinuxNamespaces(string switchNamespace) : IContainerPlane
 
     public async Task<IReadOnlyList<string>> EnsureContainerAsync(string ns, IReadOnlyList<VethPair> nics)
     {
+        HashSet<string> inside, switchSide;
         if (!File.Exists(Path.Combine(NetnsDir, ns)))
         {
+            // A new namespace holds nothing, and no veth of it can exist elsewhere (a veth dies with its
+            // peer's namespace, and port names come from ids never used twice): no need to look.
             await ProcessRunner.RunCheckedAsync("ip", ["netns", "add", ns], Timeout).ConfigureAwait(false);
+            inside = [];
+            switchSide = [];
+        }
+        else
+        {
+            inside = await LinksIn(ns).ConfigureAwait(false);
+            switchSide = await LinksIn(switchNamespace).ConfigureAwait(false);
         }
 
-        var inside = await LinksIn(ns).ConfigureAwait(false);
-        var switchSide = await LinksIn(switchNamespace).ConfigureAwait(false);
         var create = new List<string>();
         var configure = new List<string>();
         var created = new List<string>();
