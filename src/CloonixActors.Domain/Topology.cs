@@ -11,9 +11,49 @@ public sealed record LanSpec(string Name, int Id)
 public enum NodeKind
 {
     Container,
+    Vm,
 }
 
-public sealed record NodeSpec(string Name, int Id, NodeKind Kind, int Nics);
+/// <summary>How a nic reaches its lan: a container's veth, or a VM's d (vhost-user on OVS-DPDK), v (tap) or s (spyable relay).</summary>
+public enum NicKind
+{
+    Veth,
+    Dpdk,
+    Vhost,
+    Spyable,
+}
+
+public sealed record VmSpec(int RamMb, int Cpus, string Image);
+
+public sealed record NodeSpec(string Name, int Id, NodeKind Kind, int Nics, string NicTypes = "", VmSpec? Vm = null)
+{
+    public NicKind KindOf(int nic) => Kind == NodeKind.Container ? NicKind.Veth : NicKinds.FromLetter(NicTypes[nic]);
+}
+
+public static class NicKinds
+{
+    public static NicKind FromLetter(char letter) => letter switch
+    {
+        'd' => NicKind.Dpdk,
+        'v' => NicKind.Vhost,
+        's' => NicKind.Spyable,
+        _ => throw new ArgumentOutOfRangeException(nameof(letter), letter, "nic letters are d, v and s"),
+    };
+
+    public static string Name(NicKind kind) => kind switch
+    {
+        NicKind.Veth => "veth",
+        NicKind.Dpdk => "d",
+        NicKind.Vhost => "v",
+        _ => "s",
+    };
+}
+
+/// <summary>What this host can offer, read by the host agent; Decide checks VM specs against it.</summary>
+public sealed record HostFacts(long RamMb, int Cpus, bool Dpdk, string DpdkWhyNot, bool Spyable = false)
+{
+    public static readonly HostFacts Unlimited = new(long.MaxValue, int.MaxValue, true, string.Empty, true);
+}
 
 /// <summary>One nic of one node, the key of an endpoint.</summary>
 public readonly record struct NicRef(string Node, int Nic)
@@ -64,9 +104,12 @@ public sealed record Topology(
     public IEnumerable<KeyValuePair<NicRef, string>> EndpointsOf(string node) =>
         Endpoints.Where(e => e.Key.Node == node);
 
-    public Decision Decide(ITopologyCommand command) => command switch
+    public Decision Decide(ITopologyCommand command) => Decide(command, HostFacts.Unlimited);
+
+    public Decision Decide(ITopologyCommand command, HostFacts facts) => command switch
     {
         AddLan c => DecideAddLan(c),
+        AddVm c => DecideAddVm(c, facts),
         AddContainer c => DecideAddContainer(c),
         DeleteObject c => DecideDelete(c),
         ConnectNic c => DecideConnect(c),
@@ -103,6 +146,52 @@ public sealed record Topology(
         return NameTaken(c.Name)
             ? Decision.Reject(ErrorCode.AlreadyExists, $"name '{c.Name}' is already used by a {KindOf(c.Name)}")
             : Decision.Accept(new ContainerAdded(c.Name, NextId, c.Nics));
+    }
+
+    public const int MaxVmRamMb = 1 << 20;
+
+    private Decision DecideAddVm(AddVm c, HostFacts facts)
+    {
+        if (Names.Problem(c.Name, "node") is { } problem)
+        {
+            return Decision.Reject(ErrorCode.InvalidArgument, problem);
+        }
+
+        var letters = (c.Nics ?? string.Empty).Split(',', StringSplitOptions.TrimEntries);
+        if (letters.Length is < 1 or > MaxNics || letters.Any(l => l is not ("d" or "v" or "s")))
+        {
+            return Decision.Reject(ErrorCode.InvalidArgument, $"--nics '{Names.Printable(c.Nics ?? string.Empty)}' must list 1 to {MaxNics} nic types, each d, v or s (e.g. d,v,v)");
+        }
+
+        var types = string.Concat(letters);
+        if (types.Contains('d', StringComparison.Ordinal) && !facts.Dpdk)
+        {
+            return Decision.Reject(ErrorCode.Unavailable, $"this host cannot run d nics: {facts.DpdkWhyNot}");
+        }
+
+        if (types.Contains('s', StringComparison.Ordinal) && !facts.Spyable)
+        {
+            return Decision.Reject(ErrorCode.Unavailable, "s (spyable) nics need the relay, which this version does not have yet; use d or v");
+        }
+
+        if (c.RamMb < 64 || c.RamMb > Math.Min(facts.RamMb, MaxVmRamMb))
+        {
+            return Decision.Reject(ErrorCode.InvalidArgument, $"--ram {c.RamMb} MB is outside 64 to {Math.Min(facts.RamMb, MaxVmRamMb)} MB (the host's memory)");
+        }
+
+        if (c.Cpus < 1 || c.Cpus > Math.Min(facts.Cpus, 64))
+        {
+            return Decision.Reject(ErrorCode.InvalidArgument, $"--cpus {c.Cpus} is outside 1 to {Math.Min(facts.Cpus, 64)} (the host's cores)");
+        }
+
+        if (string.IsNullOrEmpty(c.Image) || (c.Image != "tiny" && !Path.IsPathFullyQualified(c.Image)) || c.Image.Contains("..", StringComparison.Ordinal) || c.Image.Any(char.IsControl) || c.Image.Contains(',', StringComparison.Ordinal))
+        {
+            return Decision.Reject(ErrorCode.InvalidArgument, $"--image '{Names.Printable(c.Image ?? string.Empty)}' must be 'tiny' or an absolute path without '..' or ','");
+        }
+
+        return NameTaken(c.Name)
+            ? Decision.Reject(ErrorCode.AlreadyExists, $"name '{c.Name}' is already used by a {KindOf(c.Name)}")
+            : Decision.Accept(new VmAdded(c.Name, NextId, types, c.RamMb, c.Cpus, c.Image));
     }
 
     private Decision DecideDelete(DeleteObject c)
@@ -238,6 +327,11 @@ public sealed record Topology(
             Nodes = Nodes.Add(a.Name, new NodeSpec(a.Name, a.Id, NodeKind.Container, a.Nics)),
             NextId = Math.Max(NextId, a.Id + 1),
         },
+        VmAdded a => this with
+        {
+            Nodes = Nodes.Add(a.Name, new NodeSpec(a.Name, a.Id, NodeKind.Vm, a.NicTypes.Length, a.NicTypes, new VmSpec(a.RamMb, a.Cpus, a.Image))),
+            NextId = Math.Max(NextId, a.Id + 1),
+        },
         NodeRemoved r => this with { Nodes = Nodes.Remove(r.Name) },
         NicConnected c => this with { Endpoints = Endpoints.SetItem(new NicRef(c.Node, c.Nic), c.Lan) },
         NicDisconnected d => this with { Endpoints = Endpoints.Remove(new NicRef(d.Node, d.Nic)) },
@@ -246,11 +340,17 @@ public sealed record Topology(
 
     public Topology ApplyAll(IEnumerable<ITopologyEvent> events) => events.Aggregate(this, (t, e) => t.Apply(e));
 
-    public TopologySnapshot ToSnapshot() => new(
+    public LabSnapshot ToSnapshot() => new(
         NextId,
-        [.. Lans.Values.Select(l => new LanAdded(l.Name, l.Id))],
-        [.. Nodes.Values.Select(n => new ContainerAdded(n.Name, n.Id, n.Nics))],
-        [.. Endpoints.Select(e => new NicConnected(e.Key.Node, e.Key.Nic, e.Value))]);
+        [
+            .. Lans.Values.Select(l => (ITopologyEvent)new LanAdded(l.Name, l.Id)),
+            .. Nodes.Values.Select(n => n.Vm is { } vm
+                ? (ITopologyEvent)new VmAdded(n.Name, n.Id, n.NicTypes, vm.RamMb, vm.Cpus, vm.Image)
+                : new ContainerAdded(n.Name, n.Id, n.Nics)),
+            .. Endpoints.Select(e => (ITopologyEvent)new NicConnected(e.Key.Node, e.Key.Nic, e.Value)),
+        ]);
+
+    public static Topology FromSnapshot(LabSnapshot s) => (Empty with { NextId = s.NextId }).ApplyAll(s.Events);
 
     public static Topology FromSnapshot(TopologySnapshot s) =>
         (Empty with { NextId = s.NextId })

@@ -14,6 +14,13 @@ public sealed record AddLan(string Name) : ITopologyCommand;
 /// <summary>A container: a network namespace with nics eth0..eth(N-1).</summary>
 public sealed record AddContainer(string Name, int Nics) : ITopologyCommand;
 
+/// <summary>
+/// A QEMU VM. <paramref name="Nics"/> lists one letter per nic, comma separated ("d,v,v"): d a vhost-user
+/// port on OVS-DPDK, v a tap on the lan bridge, s a spyable nic through the relay. <paramref name="Image"/>
+/// is "tiny" (the image `cloonix image build tiny` makes) or the absolute path of a qcow2 or raw disk.
+/// </summary>
+public sealed record AddVm(string Name, string Nics, int RamMb, int Cpus, string Image) : ITopologyCommand;
+
 /// <summary>Delete a node or a lan by name. A lan with attached nics is refused unless <paramref name="Force"/>.</summary>
 public sealed record DeleteObject(string Name, bool Force) : ITopologyCommand;
 

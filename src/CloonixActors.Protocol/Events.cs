@@ -12,13 +12,22 @@ public sealed record LanRemoved(string Name) : ITopologyEvent;
 
 public sealed record ContainerAdded(string Name, int Id, int Nics) : ITopologyEvent;
 
+/// <summary>A VM; <paramref name="NicTypes"/> holds one letter per nic (d, v or s).</summary>
+public sealed record VmAdded(string Name, int Id, string NicTypes, int RamMb, int Cpus, string Image) : ITopologyEvent;
+
 public sealed record NodeRemoved(string Name) : ITopologyEvent;
 
 public sealed record NicConnected(string Node, int Nic, string Lan) : ITopologyEvent;
 
 public sealed record NicDisconnected(string Node, int Nic, string Lan) : ITopologyEvent;
 
-/// <summary>A compact form of the whole desired topology, saved as a snapshot every N events.</summary>
+/// <summary>
+/// The whole desired topology as the shortest list of events that rebuilds it, saved every N events.
+/// Being a list of events, it needs no new shape when new kinds of event arrive.
+/// </summary>
+public sealed record LabSnapshot(int NextId, ITopologyEvent[] Events) : ICloonixMessage;
+
+/// <summary>The first snapshot form (containers only); still read when recovering an older journal.</summary>
 public sealed record TopologySnapshot(
     int NextId,
     LanAdded[] Lans,

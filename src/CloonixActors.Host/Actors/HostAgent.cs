@@ -53,10 +53,12 @@ public sealed class HostAgent : ReceivePersistentActor
 
         Recover<SnapshotOffer>(offer =>
         {
-            if (offer.Snapshot is TopologySnapshot snapshot)
+            _state = offer.Snapshot switch
             {
-                _state = Topology.FromSnapshot(snapshot);
-            }
+                LabSnapshot lab => Topology.FromSnapshot(lab),
+                TopologySnapshot old => Topology.FromSnapshot(old),
+                _ => _state,
+            };
         });
         Recover<ITopologyEvent>(e => _state = _state.Apply(e));
         Recover<RecoveryCompleted>(_ => StartChildren());

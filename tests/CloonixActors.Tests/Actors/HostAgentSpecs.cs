@@ -160,7 +160,7 @@ public sealed class HostAgentSpecs(ITestOutputHelper output) : Akka.TestKit.Xuni
             store.Tell(new LoadSnapshot(PersistenceId, SnapshotSelectionCriteria.Latest, long.MaxValue), TestActor);
             var loaded = await ExpectMsgAsync<LoadSnapshotResult>();
             Assert.Equal(6, loaded.Snapshot?.Metadata.SequenceNr);
-            Assert.IsType<TopologySnapshot>(loaded.Snapshot?.Snapshot);
+            Assert.IsType<LabSnapshot>(loaded.Snapshot?.Snapshot);
         });
 
         await StopAgent(agent);

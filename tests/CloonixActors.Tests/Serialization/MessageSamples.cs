@@ -31,6 +31,7 @@ internal static class MessageSamples
         new ListTopology(),
         new GetStatus(),
         new ExecInNode("n1", ["ip", "-br", "addr", "show", "dev", "eth0"], 30),
+        new AddVm("vm1", "d,v,v", 256, 1, "tiny"),
 
         // persisted events and the snapshot
         Lan,
@@ -40,6 +41,8 @@ internal static class MessageSamples
         Endpoint,
         new NicDisconnected("n1", 2, "lan1"),
         new TopologySnapshot(11, [Lan, new LanAdded("lan2", 10)], [Container], [Endpoint, new NicConnected("n1", 0, "lan2")]),
+        new VmAdded("vm1", 12, "dvv", 256, 1, "tiny"),
+        new LabSnapshot(13, [Lan, Container, new VmAdded("vm1", 12, "dv", 512, 2, "/srv/images/debian.qcow2"), Endpoint]),
 
         // replies
         new CommandSucceeded("lan lan1 added"),
@@ -74,7 +77,7 @@ internal static class MessageSamples
 
     /// <summary>The types a journal or snapshot store holds: renaming or moving one breaks every stored lab.</summary>
     public static IReadOnlyList<Type> PersistedTypes { get; } =
-        [.. ConcreteMessageTypes.Where(t => typeof(ITopologyEvent).IsAssignableFrom(t) || t == typeof(TopologySnapshot))];
+        [.. ConcreteMessageTypes.Where(t => typeof(ITopologyEvent).IsAssignableFrom(t) || t == typeof(TopologySnapshot) || t == typeof(LabSnapshot))];
 
     public static ICloonixMessage For(Type type) =>
         Samples.TryGetValue(type, out var sample)
