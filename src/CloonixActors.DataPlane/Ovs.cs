@@ -1,5 +1,11 @@
 namespace CloonixActors.DataPlane;
 
+/// <summary>
+/// One port of a lan bridge. A plain port (a veth end, a tap) has no type; a d nic's port is
+/// "dpdkvhostuserclient", connecting to the vhost-user socket QEMU serves at <paramref name="VhostServerPath"/>.
+/// </summary>
+public sealed record PortSpec(string Name, string? Type = null, string? VhostServerPath = null);
+
 /// <summary>Bridge and port operations on one Open vSwitch instance; the seam that actor tests replace.</summary>
 public interface IOvsSwitch
 {
@@ -10,7 +16,7 @@ public interface IOvsSwitch
     Task<IReadOnlyList<string>> ListPortsAsync(string bridge);
 
     /// <summary>Creates the bridge if needed, and adds and removes its ports, in a single OVSDB transaction.</summary>
-    Task ApplyPortsAsync(string bridge, IReadOnlyCollection<string> add, IReadOnlyCollection<string> remove);
+    Task ApplyPortsAsync(string bridge, IReadOnlyCollection<PortSpec> add, IReadOnlyCollection<string> remove);
 }
 
 /// <summary>
@@ -52,7 +58,7 @@ public sealed class OvsVsctl(OvsPaths paths, string datapathType) : IOvsSwitch
             : throw new DataPlaneException($"ovs-vsctl list-ports {bridge}: {result.FirstErrorLine}");
     }
 
-    public async Task ApplyPortsAsync(string bridge, IReadOnlyCollection<string> add, IReadOnlyCollection<string> remove)
+    public async Task ApplyPortsAsync(string bridge, IReadOnlyCollection<PortSpec> add, IReadOnlyCollection<string> remove)
     {
         var args = new List<string>
         {
@@ -65,7 +71,16 @@ public sealed class OvsVsctl(OvsPaths paths, string datapathType) : IOvsSwitch
 
         foreach (var port in add)
         {
-            args.AddRange(["--", "--may-exist", "add-port", bridge, port]);
+            args.AddRange(["--", "--may-exist", "add-port", bridge, port.Name]);
+            if (port.Type is { } type)
+            {
+                args.AddRange(["--", "set", "Interface", port.Name, $"type={type}"]);
+            }
+
+            if (port.VhostServerPath is { } path)
+            {
+                args.AddRange(["--", "set", "Interface", port.Name, $"options:vhost-server-path={path}"]);
+            }
         }
 
         await Vsctl(args.Skip(1)).ConfigureAwait(false);

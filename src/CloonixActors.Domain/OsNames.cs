@@ -24,6 +24,12 @@ public static class OsNames
     /// <summary>The switch-namespace end of a container nic's veth pair, the port on the lan bridge.</summary>
     public static string ContainerHostIf(int nodeId, int nic) => $"{Prefix}{nodeId}n{nic}";
 
+    /// <summary>The tap of a VM's v nic, created by QEMU in the switch namespace and attached to the lan bridge.</summary>
+    public static string VmTap(int nodeId, int nic) => $"{Prefix}{nodeId}t{nic}";
+
+    /// <summary>The OVS port (dpdkvhostuserclient) of a VM's d nic.</summary>
+    public static string VmVhostPort(int nodeId, int nic) => $"{Prefix}{nodeId}d{nic}";
+
     /// <summary>The nic as the container sees it.</summary>
     public static string GuestIf(int nic) => $"eth{nic}";
 

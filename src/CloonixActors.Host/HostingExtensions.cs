@@ -8,6 +8,7 @@ using Akka.Pattern;
 using Akka.Persistence.Sql;
 using Akka.Remote.Hosting;
 using CloonixActors.DataPlane;
+using CloonixActors.DataPlane.Qemu;
 using CloonixActors.Host.Actors;
 
 namespace CloonixActors.Host;
@@ -53,11 +54,15 @@ public static class HostingExtensions
             {
                 var paths = new OvsPaths(options.StateDir, options.HostName);
                 var datapath = OvsVsctl.DetectDatapath();
+                var accel = Acceleration.Probe();
                 var plane = new HostPlane(
                     new OvsVsctl(paths, datapath),
                     new LinuxNamespaces(paths.SwitchNamespace),
                     OvsActor.Props(new OvsDaemons(paths), datapath),
-                    datapath);
+                    datapath,
+                    new LinuxVmPlane(options.StateDir, paths.SwitchNamespace, accel),
+                    new VmEnvironment(options.StateDir, config.GetString("cloonix.images-dir", "/var/lib/cloonix/images"), File.Exists("/dev/vhost-net")),
+                    HostFactsReader.Read());
                 // A failed persist stops the agent: restart it with back-off; it recovers from the journal.
                 var supervisor = system.ActorOf(
                     BackoffSupervisor.Props(Backoff.OnStop(

@@ -43,6 +43,9 @@ public sealed record PurgeAll : ITopologyCommand;
 
 public sealed record ListTopology : IClientCommand;
 
+/// <summary>Build a guest image on the host ("tiny": a Debian cloud kernel and a busybox initramfs with the guest agent).</summary>
+public sealed record BuildImage(string Name) : IClientCommand;
+
 public sealed record GetStatus : IClientCommand;
 
 /// <summary>Run a program inside a node: an argument list, never a shell line.</summary>

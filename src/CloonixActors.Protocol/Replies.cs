@@ -43,4 +43,5 @@ public sealed record StatusReport(
     MemberView[] Members,
     int Nodes,
     int Lans,
-    int Endpoints) : IClientReply;
+    int Endpoints,
+    string Acceleration) : IClientReply;

@@ -83,8 +83,16 @@ public static class Program
         var nics = new Option<int>("--nics") { Description = "number of nics, eth0..ethN-1", DefaultValueFactory = _ => 1 };
         var addCnt = new Command("cnt", "add a container: a network namespace with veth nics") { cntName, nics };
         addCnt.SetAction((r, _) => Run(r, new AddContainer(r.GetValue(cntName)!, r.GetValue(nics))));
+        var vmName = new Argument<string>("NAME") { Description = "node name: [a-z][a-z0-9_-], 15 characters at most" };
+        var vmNics = new Option<string>("--nics") { Description = "one letter per nic, comma separated: d (vhost-user on OVS-DPDK), v (tap), s (spyable)", Required = true };
+        var ram = new Option<int>("--ram") { Description = "memory in MB", DefaultValueFactory = _ => 256 };
+        var cpus = new Option<int>("--cpus") { Description = "virtual CPUs", DefaultValueFactory = _ => 1 };
+        var image = new Option<string>("--image") { Description = "'tiny' or the absolute path of a qcow2/raw disk (each VM writes to its own overlay)", DefaultValueFactory = _ => "tiny" };
+        var addVm = new Command("vm", "add a QEMU VM (replies once its guest agent answers)") { vmName, vmNics, ram, cpus, image };
+        addVm.SetAction((r, _) => Run(r, new AddVm(r.GetValue(vmName)!, r.GetValue(vmNics)!, r.GetValue(ram), r.GetValue(cpus), r.GetValue(image)!)));
         add.Subcommands.Add(addLan);
         add.Subcommands.Add(addCnt);
+        add.Subcommands.Add(addVm);
         root.Subcommands.Add(add);
 
         var delName = new Argument<string>("NAME") { Description = "a node or a lan" };
@@ -118,6 +126,16 @@ public static class Program
         purge.SetAction((r, _) => Run(r, new PurgeAll()));
         root.Subcommands.Add(purge);
 
+        var imageName = new Argument<string>("NAME") { Description = "tiny" };
+        var imageBuild = new Command("build", "build a guest image on the host (takes a minute or two)") { imageName };
+        imageBuild.SetAction((r, _) =>
+        {
+            Console.Error.WriteLine($"cloonix: building image {r.GetValue(imageName)} on the host (downloads Debian packages; a minute or two)...");
+            return Run(r, new BuildImage(r.GetValue(imageName)!));
+        });
+        var imageCmd = new Command("image", "guest images") { imageBuild };
+        root.Subcommands.Add(imageCmd);
+
         var file = new Argument<string>("FILE") { Description = "a topology file (YAML): lans, and nodes with their nics' lans" };
         var deploy = new Command("deploy", "deploy a whole topology file in one request: all of it, or nothing") { file };
         deploy.SetAction((r, _) => Run(r, TopologyFile.Load(r.GetValue(file)!)));
@@ -136,6 +154,11 @@ public static class Program
     {
         var secret = ReadSecret(r.GetValue(SecretFile), r.GetValue(StateDir)!);
         var timeout = TimeSpan.FromSeconds(Math.Max(1, r.GetValue(Timeout)));
+        if (command is BuildImage && r.GetResult(Timeout) is null)
+        {
+            timeout = TimeSpan.FromMinutes(15);
+        }
+
         if (command is ExecInNode e && timeout <= TimeSpan.FromSeconds(e.TimeoutSeconds))
         {
             timeout = TimeSpan.FromSeconds(e.TimeoutSeconds + 10);

@@ -4,6 +4,7 @@ using Akka.Cluster;
 using Akka.Event;
 using Akka.Persistence;
 using CloonixActors.DataPlane;
+using CloonixActors.DataPlane.Qemu;
 using CloonixActors.Domain;
 using CloonixActors.Protocol;
 
@@ -20,7 +21,14 @@ public sealed record HostSettings(
 }
 
 /// <summary>The data-plane adapters a host agent drives; tests give fakes, the daemon the real ones.</summary>
-public sealed record HostPlane(IOvsSwitch Ovs, IContainerPlane Containers, Props OvsProps, string Datapath);
+public sealed record HostPlane(
+    IOvsSwitch Ovs,
+    IContainerPlane Containers,
+    Props OvsProps,
+    string Datapath,
+    IVmPlane? Vms = null,
+    VmEnvironment? VmEnv = null,
+    HostFacts? Facts = null);
 
 /// <summary>
 /// Everything that runs on this host. The desired topology is event-sourced here: a command is decided
@@ -67,6 +75,7 @@ public sealed class HostAgent : ReceivePersistentActor
         Command<ListTopology>(_ => Sender.Tell(Listing()));
         Command<GetStatus>(_ => ReplyStatus());
         Command<ExecInNode>(Exec);
+        Command<BuildImage>(Build);
         Command<OvsReady>(OnOvsReady);
         Command<NodeReady>(r =>
         {
@@ -124,7 +133,13 @@ public sealed class HostAgent : ReceivePersistentActor
 
     private void Handle(ITopologyCommand command)
     {
-        var decision = _state.Decide(command);
+        if (command is AddVm vm && ImageProblem(vm.Image) is { } imageProblem)
+        {
+            Sender.Tell(new CommandFailed(ErrorCode.NotFound, imageProblem));
+            return;
+        }
+
+        var decision = _state.Decide(command, _plane.Facts ?? HostFacts.Unlimited);
         if (decision.Rejection is { } rejected)
         {
             Sender.Tell(rejected);
@@ -232,11 +247,52 @@ public sealed class HostAgent : ReceivePersistentActor
 
     private void StartNode(NodeSpec node, IActorRef? replyTo)
     {
-        _nodes[node.Name] = Context.ActorOf(ContainerActor.Props(node, _settings.HostName, _plane.Containers, replyTo), $"cnt-{node.Name}-{node.Id}");
+        _nodes[node.Name] = node.Kind == NodeKind.Vm
+            ? Context.ActorOf(VmActor.Props(node, _plane.Vms!, _plane.VmEnv!, replyTo), $"vm-{node.Name}-{node.Id}")
+            : Context.ActorOf(ContainerActor.Props(node, _settings.HostName, _plane.Containers, replyTo), $"cnt-{node.Name}-{node.Id}");
     }
 
-    private HashSet<string> PortsOf(string lan) =>
-        _state.MembersOf(lan).Select(m => OsNames.ContainerHostIf(_state.Nodes[m.Node].Id, m.Nic)).ToHashSet(StringComparer.Ordinal);
+    /// <summary>Runs the image's build script (minutes: it downloads Debian packages) off the actor thread.</summary>
+    private void Build(BuildImage build)
+    {
+        if (build.Name != "tiny" || _plane.VmEnv is not { } env)
+        {
+            Sender.Tell(new CommandFailed(ErrorCode.InvalidArgument, $"unknown image '{Names.Printable(build.Name ?? string.Empty)}': the images this host builds are: tiny"));
+            return;
+        }
+
+        var script = Path.Combine(AppContext.BaseDirectory, "images", "tiny", "build.sh");
+        var outDir = Path.Combine(env.ImagesDir, "tiny");
+        ProcessRunner.RunAsync("bash", [script, outDir], TimeSpan.FromMinutes(15)).PipeTo(
+            Sender,
+            success: r => r.Ok
+                ? new CommandSucceeded($"image tiny built in {outDir}")
+                : new CommandFailed(ErrorCode.DataPlane, $"image tiny: {r.FirstErrorLine}"),
+            failure: ex => new CommandFailed(ErrorCode.DataPlane, $"image tiny: {ex.GetBaseException().Message}"));
+    }
+
+    /// <summary>A VM's image must exist before the VM is recorded; null when it does.</summary>
+    private string? ImageProblem(string? image)
+    {
+        if (_plane.Vms is null || _plane.VmEnv is not { } env)
+        {
+            return "this host runs no VMs";
+        }
+
+        if (image == "tiny")
+        {
+            return File.Exists(env.TinyKernel) && File.Exists(env.TinyInitrd)
+                ? null
+                : $"image 'tiny' is not built in {env.ImagesDir}: run `cloonix image build tiny`";
+        }
+
+        return image is not null && Path.IsPathFullyQualified(image) && !File.Exists(image)
+            ? $"image {Names.Printable(image)} does not exist"
+            : null;
+    }
+
+    private List<PortSpec> PortsOf(string lan) =>
+        [.. _state.MembersOf(lan).Select(m => NodePorts.Of(_state.Nodes[m.Node], m.Nic, _settings.StateDir))];
 
     private void OnOvsReady(OvsReady ready)
     {
@@ -286,6 +342,8 @@ public sealed class HostAgent : ReceivePersistentActor
         var host = _settings.HostName;
         var wantedNs = _state.Nodes.Keys.Select(n => OsNames.Namespace(host, n)).ToImmutableHashSet();
         var wantedBridges = _state.Lans.Values.Select(l => l.Bridge).ToImmutableHashSet();
+        var wantedVms = _state.Nodes.Values.Where(n => n.Kind == NodeKind.Vm).Select(n => n.Name).ToImmutableHashSet();
+        var stateDir = _settings.StateDir;
         var plane = _plane;
         Task.Run(async () =>
         {
@@ -294,6 +352,22 @@ public sealed class HostAgent : ReceivePersistentActor
             {
                 await plane.Containers.DeleteContainerAsync(ns, []).ConfigureAwait(false);
                 removed.Add(ns);
+            }
+
+            if (plane.Vms is { } vms)
+            {
+                var vmsDir = Path.Combine(stateDir, "vms");
+                var dirs = Directory.Exists(vmsDir) ? Directory.GetDirectories(vmsDir).Select(Path.GetFileName).OfType<string>() : [];
+                foreach (var vm in dirs.Where(d => !wantedVms.Contains(d)))
+                {
+                    if (vms.Running(vm) is { } pid)
+                    {
+                        await vms.StopAsync(vm, pid, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+                    }
+
+                    vms.Remove(vm);
+                    removed.Add($"vm {vm}");
+                }
             }
 
             foreach (var bridge in (await plane.Ovs.ListBridgesAsync().ConfigureAwait(false)).Where(b => OsNames.IsProjectBridge(b) && !wantedBridges.Contains(b)))
@@ -326,12 +400,13 @@ public sealed class HostAgent : ReceivePersistentActor
     private TopologyListing Listing()
     {
         var host = _settings.HostName;
+        var state = _settings.StateDir;
         var nodes = _state.Nodes.Values.Select(n => new NodeView(
             n.Name,
-            "cnt",
+            n.Kind == NodeKind.Vm ? "vm" : "cnt",
             host,
-            OsNames.Namespace(host, n.Name),
-            [.. Enumerable.Range(0, n.Nics).Select(i => new NicView(i, "veth", _state.Endpoints.GetValueOrDefault(new NicRef(n.Name, i)), OsNames.ContainerHostIf(n.Id, i)))]));
+            n.Kind == NodeKind.Vm ? string.Empty : OsNames.Namespace(host, n.Name),
+            [.. Enumerable.Range(0, n.Nics).Select(i => new NicView(i, NicKinds.Name(n.KindOf(i)), _state.Endpoints.GetValueOrDefault(new NicRef(n.Name, i)), NodePorts.Of(n, i, state).Name))]));
         var lans = _state.Lans.Values.Select(l => new LanView(l.Name, host, l.Bridge, [.. _state.MembersOf(l.Name).Select(m => m.ToString())]));
         return new TopologyListing([.. nodes], [.. lans]);
     }
@@ -347,6 +422,7 @@ public sealed class HostAgent : ReceivePersistentActor
             .Select(m => new MemberView(m.Address.ToString(), m.Status.ToString(), [.. m.Roles.Order(StringComparer.Ordinal)]))
             .ToArray();
         var datapath = _plane.Datapath;
+        var accel = _plane.Vms?.Accel.Why ?? "no VMs on this host";
         _ovs.Ask<OvsInfo>(GetOvsInfo.Instance, TimeSpan.FromSeconds(3))
             .ContinueWith(t => (object)new StatusReport(
                 settings.HostName,
@@ -360,7 +436,8 @@ public sealed class HostAgent : ReceivePersistentActor
                 members,
                 counts.Item1,
                 counts.Item2,
-                counts.Item3), TaskScheduler.Default)
+                counts.Item3,
+                accel), TaskScheduler.Default)
             .PipeTo(client);
     }
 
@@ -368,6 +445,7 @@ public sealed class HostAgent : ReceivePersistentActor
     {
         AddLan c => $"lan {c.Name} added",
         AddContainer c => $"container {c.Name} added with {c.Nics} nic(s)",
+        AddVm c => $"vm {c.Name} added with nics {c.Nics}",
         DeleteObject c => $"{c.Name} deleted",
         ConnectNic c => $"{c.Node} nic {c.Nic} connected to lan {c.Lan}",
         DisconnectNic c => $"{c.Node} nic {c.Nic} disconnected",

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using CloonixActors.DataPlane;
 
 namespace CloonixActors.Host.Actors;
 
@@ -19,7 +20,7 @@ public sealed record OvsInfo(bool Ready, int? DbServerPid, int? SwitchPid, int D
 public sealed record StopOvs;
 
 /// <summary>The whole set of ports a lan's bridge must have on this host.</summary>
-public sealed record SetLanMembers(IReadOnlySet<string> Ports, IActorRef? ReplyTo);
+public sealed record SetLanMembers(IReadOnlyCollection<PortSpec> Ports, IActorRef? ReplyTo);
 
 /// <summary>Check the data plane against the desired state now (also sent by timers).</summary>
 public sealed record Reconcile

@@ -21,7 +21,7 @@ public sealed class LanActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<IActorRef> _waiting = [];
     private readonly HashSet<string> _bounce = new(StringComparer.Ordinal);
-    private IReadOnlySet<string> _members = new HashSet<string>();
+    private IReadOnlyDictionary<string, PortSpec> _members = new Dictionary<string, PortSpec>();
     private bool _ovsReady;
     private bool _inFlight;
     private bool _dirty;
@@ -43,7 +43,7 @@ public sealed class LanActor : ReceiveActor, IWithTimers
         });
         Receive<SetLanMembers>(m =>
         {
-            _members = m.Ports;
+            _members = m.Ports.ToDictionary(p => p.Name, StringComparer.Ordinal);
             Request(m.ReplyTo);
         });
         Receive<BouncePorts>(b =>
@@ -125,8 +125,8 @@ public sealed class LanActor : ReceiveActor, IWithTimers
                 current.ExceptWith(stale);
             }
 
-            var add = desired.Where(p => !current.Contains(p)).ToList();
-            var remove = current.Where(p => !desired.Contains(p)).ToList();
+            var add = desired.Values.Where(p => !current.Contains(p.Name)).ToList();
+            var remove = current.Where(p => !desired.ContainsKey(p)).ToList();
             // Also creates the bridge when it is missing (first start, or an OVS database lost).
             await ovs.ApplyPortsAsync(bridge, add, remove).ConfigureAwait(false);
             return new Reconciled(waiting, null);

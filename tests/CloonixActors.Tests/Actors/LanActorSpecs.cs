@@ -1,3 +1,4 @@
+using CloonixActors.DataPlane;
 using Akka.Actor;
 using CloonixActors.Domain;
 using CloonixActors.Host.Actors;
@@ -19,7 +20,7 @@ public sealed class LanActorSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit
     private IActorRef StartLan() => Sys.ActorOf(LanActor.Props(_lan, _ovs), "lan1");
 
     private static SetLanMembers Members(IActorRef? replyTo, params string[] ports) =>
-        new(new HashSet<string>(ports, StringComparer.Ordinal), replyTo);
+        new([.. ports.Select(p => new PortSpec(p))], replyTo);
 
     [Fact]
     public async Task LanActor_should_not_touch_OVS_before_OvsReady()

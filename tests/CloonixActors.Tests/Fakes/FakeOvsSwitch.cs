@@ -73,8 +73,9 @@ public sealed class FakeOvsSwitch : FakeDataPlane, IOvsSwitch
     }
 
     /// <summary>Logged with arguments "+port" for each added and "-port" for each removed one.</summary>
-    public async Task ApplyPortsAsync(string bridge, IReadOnlyCollection<string> add, IReadOnlyCollection<string> remove)
+    public async Task ApplyPortsAsync(string bridge, IReadOnlyCollection<PortSpec> portSpecs, IReadOnlyCollection<string> remove)
     {
+        var add = portSpecs.Select(p => p.Name).ToList();
         await Enter(Apply, bridge, [.. add.Order(StringComparer.Ordinal).Select(p => "+" + p), .. remove.Order(StringComparer.Ordinal).Select(p => "-" + p)]).ConfigureAwait(false);
         lock (Sync)
         {

@@ -64,7 +64,9 @@ internal static class MessageSamples
             [new MemberView("akka.tcp://cloonix@127.0.0.1:45300", "Up", ["host"])],
             2,
             1,
-            3),
+            3,
+            "TCG: /dev/kvm is absent"),
+        new BuildImage("tiny"),
     }.ToDictionary(m => m.GetType());
 
     /// <summary>Every concrete type of the Protocol assembly that carries the serialization marker.</summary>

@@ -1,0 +1,96 @@
+using System.Globalization;
+
+namespace CloonixActors.DataPlane.Qemu;
+
+public enum VmNicType
+{
+    Vhost,
+    Dpdk,
+}
+
+/// <summary>One nic as QEMU builds it: a tap (v) or a vhost-user socket QEMU serves (d).</summary>
+public sealed record VmNic(int Index, VmNicType Type, string Mac, string? Tap = null, string? VhostSocket = null);
+
+/// <summary>What boots: a kernel and initramfs (the tiny image), or a disk (a per-VM overlay over a base image).</summary>
+public sealed record VmBoot(string? Kernel, string? Initrd, string? Disk);
+
+public sealed record VmLaunch(
+    string Name,
+    int RamMb,
+    int Cpus,
+    VmBoot Boot,
+    IReadOnlyList<VmNic> Nics,
+    Acceleration Accel,
+    string QmpSocket,
+    string AgentSocket,
+    string ConsoleLog,
+    bool VhostNet);
+
+/// <summary>The argument list of qemu-system-x86_64 for one VM; pure, so every flag is tested without QEMU.</summary>
+public static class QemuCommandLine
+{
+    public const string Binary = "qemu-system-x86_64";
+
+    public const string AgentPort = "org.cloonix.agent";
+
+    public static IReadOnlyList<string> Build(VmLaunch vm)
+    {
+        var ram = vm.RamMb.ToString(CultureInfo.InvariantCulture);
+        var a = new List<string>
+        {
+            "-name", $"{vm.Name},process={ProcessName(vm.Name)}",
+            "-nodefaults", "-no-user-config",
+            "-display", "none",
+            "-m", ram,
+            "-smp", vm.Cpus.ToString(CultureInfo.InvariantCulture),
+            // vhost-user nics need the guest's memory shared with the switch (a memfd, no hugepages needed).
+            "-object", $"memory-backend-memfd,id=mem,size={ram}M,share=on",
+            "-numa", "node,memdev=mem",
+            "-serial", $"file:{vm.ConsoleLog}",
+            "-qmp", $"unix:{vm.QmpSocket},server=on,wait=off",
+            "-device", "virtio-rng-pci",
+            "-device", "virtio-serial-pci",
+            "-chardev", $"socket,id=agent,path={vm.AgentSocket},server=on,wait=off",
+            "-device", $"virtserialport,chardev=agent,name={AgentPort}",
+        };
+        a.AddRange(vm.Accel.Kind == AccelKind.Kvm ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg", "-cpu", "max"]);
+
+        if (vm.Boot.Kernel is { } kernel)
+        {
+            a.AddRange(["-kernel", kernel, "-initrd", vm.Boot.Initrd!, "-append", $"console=ttyS0 quiet panic=-1 cloonix.name={vm.Name}"]);
+        }
+
+        if (vm.Boot.Disk is { } disk)
+        {
+            a.AddRange(["-drive", $"file={disk},if=virtio,format=qcow2,cache=unsafe"]);
+        }
+
+        foreach (var nic in vm.Nics)
+        {
+            var id = $"n{nic.Index}";
+            switch (nic.Type)
+            {
+                case VmNicType.Vhost:
+                    a.AddRange(["-netdev", $"tap,id={id},ifname={nic.Tap},script=no,downscript=no,vhost={(vm.VhostNet ? "on" : "off")}"]);
+                    a.AddRange(["-device", $"virtio-net-pci,netdev={id},mac={nic.Mac}"]);
+                    break;
+                case VmNicType.Dpdk:
+                    a.AddRange(["-chardev", $"socket,id=c{nic.Index},path={nic.VhostSocket},server=on,wait=off"]);
+                    a.AddRange(["-netdev", $"vhost-user,id={id},chardev=c{nic.Index}"]);
+                    // QEMU 7.2 under TCG crashes in msix_set_vector_notifiers when a vhost-user nic starts:
+                    // vectors=0 makes the device use INTx instead of MSI-X.
+                    a.AddRange(["-device", $"virtio-net-pci,netdev={id},mac={nic.Mac}{(vm.Accel.Kind == AccelKind.Tcg ? ",vectors=0" : string.Empty)}"]);
+                    break;
+            }
+        }
+
+        return a;
+    }
+
+    /// <summary>The process name QEMU takes (the kernel keeps 15 characters of it).</summary>
+    public static string ProcessName(string vm) => $"cx-{vm}";
+
+    /// <summary>A locally administered unicast MAC, stable for a (node id, nic) pair.</summary>
+    public static string Mac(int nodeId, int nic) =>
+        string.Create(CultureInfo.InvariantCulture, $"02:c1:{(nodeId >> 16) & 0xff:x2}:{(nodeId >> 8) & 0xff:x2}:{nodeId & 0xff:x2}:{nic & 0xff:x2}");
+}
