@@ -16,6 +16,7 @@ packages=(
   iputils-ping iperf3  # traffic checks in tests and the demo
   tshark tcpdump       # reading captures back
   mininet              # the peer the deploy benchmark compares against
+  qemu-system-x86 qemu-utils   # VMs (TCG where KVM does not really work)
   procps psmisc sqlite3
 )
 
@@ -38,3 +39,6 @@ fi
 
 echo "setup: building" >&2
 dotnet build CloonixActors.sln -c Release -nologo -clp:ErrorsOnly -v:q >&2
+
+# The tiny guest image every VM test and the demo boot (what `cloonix image build tiny` runs too).
+bash images/tiny/build.sh "${CLOONIX_IMAGES_DIR:-/var/lib/cloonix/images}/tiny" >&2

@@ -88,7 +88,7 @@ handle() { # one request line
     [ "$eol" = 0 ] || { reply_error "$id" 125 "no timeout"; return; }
     next
     t=$f
-    case $t in ''|*[!0-9]*) reply_error "$id" 125 "bad timeout '$t'"; return ;; esac
+    case $t in ''|*[!0-9]*|??????????*) reply_error "$id" 125 "bad timeout '$t'"; return ;; esac
     set --
     while [ "$eol" = 0 ]; do
         next
@@ -105,19 +105,19 @@ run() {
     rm -f "$out" "$err" "$mark"
     # Own session and process group (the timeout kills the group); stdin /dev/null; the port's fd
     # closed; output to files, not pipes, so a command that leaves a daemon behind cannot hang us.
-    setsid -- "$@" <>/dev/null >"$out" 2>"$err" 3>&- &
+    setsid -- "$@" </dev/null >"$out" 2>"$err" 3>&- &
     pid=$! wd=
     if [ "$t" -gt 0 ]; then
         (
             nap "$t"
             : >"$mark"
-            kill -TERM -"$pid" 2>/dev/null
+            kill -TERM -"$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
             nap 2
-            kill -KILL -"$pid" 2>/dev/null
+            kill -KILL -"$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
         ) <>/dev/null >/dev/null 2>&1 3>&- &
         wd=$!
     fi
-    wait "$pid"
+    wait "$pid" 2>/dev/null   # (2>/dev/null: no "Terminated" job notice on the console)
     rc=$?
     if [ -n "$wd" ]; then
         kill "$wd" 2>/dev/null

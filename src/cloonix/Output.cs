@@ -69,6 +69,7 @@ public static class Output
         sb.AppendLine($"state dir    {s.StateDir}");
         sb.AppendLine($"persistence  {s.Persistence}");
         sb.AppendLine($"datapath     {s.Datapath}");
+        sb.AppendLine($"vms          {s.Acceleration}");
         sb.AppendLine($"topology     {s.Nodes} node(s), {s.Lans} lan(s), {s.Endpoints} endpoint(s)");
         sb.AppendLine();
         sb.Append(Table(["PROCESS", "PID", "RESTARTS"], s.Processes.Select(p => new[] { p.Name, p.Pid == 0 ? "-" : p.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), p.Restarts.ToString(System.Globalization.CultureInfo.InvariantCulture) })));

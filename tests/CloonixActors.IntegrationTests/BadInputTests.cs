@@ -47,6 +47,17 @@ public sealed class BadInputTests(BadInputTests.TwoContainerLab fixture) : IClas
         { ["del", "lan1"], "--force" },
         { ["exec", "nobody", "--", "true"], "no node named" },
         { ["exec", "lan1", "--", "true"], "is a lan" },
+        { ["add", "vm", "vm9", "--nics", "x"], "d, v or s" },
+        { ["add", "vm", "vm9", "--nics", string.Join(',', Enumerable.Repeat("v", 33))], "1 to 32" },
+        { ["add", "vm", "vm9", "--nics", "v", "--ram", "99999999"], "host's memory" },
+        { ["add", "vm", "vm9", "--nics", "v", "--ram", "16"], "64 to" },
+        { ["add", "vm", "vm9", "--nics", "v", "--cpus", "999"], "host's cores" },
+        { ["add", "vm", "vm9", "--nics", "v", "--image", "/no/such/disk.qcow2"], "does not exist" },
+        { ["add", "vm", "vm9", "--nics", "v", "--image", "relative.qcow2"], "absolute path" },
+        { ["add", "vm", "VM9", "--nics", "v"], "invalid" },
+        { ["add", "vm", "vm9", "--nics", "d"], "cannot run d nics" },
+        { ["add", "vm", "c1", "--nics", "v"], "already used" },
+        { ["image", "build", "huge"], "unknown image" },
     };
 
     [Theory]
@@ -131,5 +142,11 @@ public sealed class BadInputTests(BadInputTests.TwoContainerLab fixture) : IClas
     }
 
     private string Snapshot() =>
-        string.Join('\n', [_lab.Ok("ls", "--json"), .. _lab.Namespaces().Order(), .. _lab.Vsctl("list-br").Order().SelectMany(b => _lab.Vsctl("list-ports", b).Order())]);
+        string.Join('\n', [_lab.Ok("ls", "--json"), .. _lab.Namespaces().Order(), .. _lab.Vsctl("list-br").Order().SelectMany(b => _lab.Vsctl("list-ports", b).Order()), .. VmDirs()]);
+
+    private IEnumerable<string> VmDirs()
+    {
+        var dir = Path.Combine(_lab.StateDir, "vms");
+        return Directory.Exists(dir) ? Directory.GetDirectories(dir).Order() : [];
+    }
 }

@@ -67,7 +67,19 @@ public sealed class LinuxVmPlane(string stateDir, string switchNamespace, Accele
             "ip",
             ["netns", "exec", switchNamespace, QemuCommandLine.Binary, .. QemuCommandLine.Build(launch), "-daemonize", "-pidfile", pidFile],
             StartTimeout).ConfigureAwait(false);
-        return Running(launch.Name) ?? throw new DataPlaneException($"QEMU for {launch.Name} started but its pid file names no live process");
+        var pid = Running(launch.Name) ?? throw new DataPlaneException($"QEMU for {launch.Name} started but its pid file names no live process");
+        // QEMU opens its taps but leaves them down (script=no); a port that is down passes nothing.
+        var taps = launch.Nics.Select(n => n.Tap).OfType<string>().Select(t => $"link set {t} up").ToList();
+        if (taps.Count > 0)
+        {
+            var up = await ProcessRunner.RunAsync("ip", ["-n", switchNamespace, "-batch", "-"], StartTimeout, stdin: string.Join('\n', taps) + "\n").ConfigureAwait(false);
+            if (!up.Ok)
+            {
+                throw new DataPlaneException($"ip: {up.FirstErrorLine}");
+            }
+        }
+
+        return pid;
     }
 
     /// <summary>QEMU renames its process (-name ...,process=cloonix-VM), so a reused pid is not mistaken for it.</summary>

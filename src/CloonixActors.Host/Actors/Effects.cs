@@ -47,6 +47,9 @@ public static class Effects
                 case ContainerAdded a:
                     startNodes.Add(a.Name);
                     break;
+                case VmAdded a:
+                    startNodes.Add(a.Name);
+                    break;
                 case NodeRemoved r:
                     stopNodes.Add(r.Name);
                     break;

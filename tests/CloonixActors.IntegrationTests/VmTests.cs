@@ -1,0 +1,101 @@
+namespace CloonixActors.IntegrationTests;
+
+/// <summary>QEMU VMs under TCG booting the tiny image: the guest agent, v nics on a mixed lan, crash and relaunch.</summary>
+[Collection("dataplane")]
+public sealed class VmTests : IDisposable
+{
+    private readonly Lab _lab = new Lab().Start();
+
+    public void Dispose() => _lab.Dispose();
+
+    [Fact]
+    public void A_vm_boots_the_tiny_image_and_exec_runs_through_its_guest_agent()
+    {
+        var added = _lab.Ok("add", "vm", "vm1", "--nics", "v,v", "--ram", "256");
+        Assert.Contains("guest agent ready", added, StringComparison.Ordinal);
+
+        var uname = _lab.Exec("vm1", "uname", "-s");
+        Assert.Equal(0, uname.ExitCode);
+        Assert.Equal("Linux", uname.Stdout.Trim());
+        Assert.Equal(3, _lab.Exec("vm1", "sh", "-c", "exit 3").ExitCode);
+        var quoted = _lab.Exec("vm1", "echo", "a b", "$(reboot)", "'q'");
+        Assert.Equal("a b $(reboot) 'q'", quoted.Stdout.Trim());
+        var links = _lab.Exec("vm1", "ip", "-o", "link", "show");
+        Assert.Contains(": eth0", links.Stdout, StringComparison.Ordinal);
+        Assert.Contains(": eth1", links.Stdout, StringComparison.Ordinal);
+
+        using var status = _lab.Json("status");
+        Assert.False(string.IsNullOrEmpty(status.RootElement.GetProperty("acceleration").GetString()));
+        using var ls = _lab.Json("ls");
+        var vm = Assert.Single(ls.RootElement.GetProperty("nodes").EnumerateArray());
+        Assert.Equal("vm", vm.GetProperty("kind").GetString());
+        Assert.Equal(["v", "v"], vm.GetProperty("nics").EnumerateArray().Select(n => n.GetProperty("kind").GetString()));
+    }
+
+    [Fact]
+    public void Vms_with_v_nics_and_a_container_on_one_lan_reach_each_other()
+    {
+        _lab.Ok("add", "lan", "lan1");
+        _lab.Ok("add", "vm", "vm1", "--nics", "v");
+        _lab.Ok("add", "vm", "vm2", "--nics", "v");
+        _lab.Ok("add", "cnt", "c1");
+        foreach (var node in new[] { "vm1", "vm2", "c1" })
+        {
+            _lab.Ok("connect", node, "0", "lan1");
+        }
+
+        Address("vm1", "198.18.3.1");
+        Address("vm2", "198.18.3.2");
+        Address("c1", "198.18.3.3");
+
+        _lab.WaitForPing("vm1", "198.18.3.2");
+        _lab.WaitForPing("vm1", "198.18.3.3");
+        _lab.WaitForPing("c1", "198.18.3.2");
+        Assert.True(_lab.Iperf("vm1", "vm2", "198.18.3.2") > 1e6);
+    }
+
+    [Fact]
+    public void A_killed_qemu_is_relaunched_and_its_vm_passes_traffic_again()
+    {
+        _lab.Ok("add", "lan", "lan1");
+        _lab.Ok("add", "vm", "vm1", "--nics", "v");
+        _lab.Ok("add", "cnt", "c1");
+        _lab.Ok("connect", "vm1", "0", "lan1");
+        _lab.Ok("connect", "c1", "0", "lan1");
+        Address("vm1", "198.18.4.1");
+        Address("c1", "198.18.4.2");
+        _lab.WaitForPing("c1", "198.18.4.1");
+        var pidFile = Path.Combine(_lab.StateDir, "vms", "vm1", "qemu.pid");
+        var old = int.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+        Assert.Equal(0, Lab.Run("kill", ["-KILL", old.ToString(System.Globalization.CultureInfo.InvariantCulture)]).ExitCode);
+
+        // The guest rebooted: its agent answers again, and the address (guest state, not topology) is set anew.
+        Lab.WaitUntil(() => _lab.Exec("vm1", "true").ExitCode == 0, TimeSpan.FromSeconds(90), "the relaunched guest's agent");
+        var fresh = int.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.NotEqual(old, fresh);
+        Address("vm1", "198.18.4.1");
+        _lab.WaitForPing("c1", "198.18.4.1");
+        Assert.Contains("relaunching", _lab.DaemonLog, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Deleting_a_vm_stops_its_qemu_and_removes_its_files()
+    {
+        _lab.Ok("add", "vm", "vm1", "--nics", "v");
+        var dir = Path.Combine(_lab.StateDir, "vms", "vm1");
+        var pid = int.Parse(File.ReadAllText(Path.Combine(dir, "qemu.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(Lab.IsRunning(pid));
+
+        _lab.Ok("del", "vm1");
+
+        Assert.False(Lab.IsRunning(pid), "QEMU outlived its VM");
+        Assert.False(Directory.Exists(dir), "the VM's directory outlived it");
+    }
+
+    private void Address(string node, string address)
+    {
+        var r = _lab.Exec(node, "ip", "addr", "replace", address + "/24", "dev", "eth0");
+        Assert.True(r.ExitCode == 0, r.ToString());
+    }
+}
