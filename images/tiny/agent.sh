@@ -28,7 +28,8 @@ done
 rm -f "$WORK"/out/* "$WORK"/err/* "$WORK"/timeout.*   # left by an agent killed mid-request
 [ -p "$NEVER" ] || { rm -f "$NEVER"; mkfifo -m 600 "$NEVER"; } || exit 1
 
-nap() { read -t "$1" _ <>"$NEVER"; }
+# shellcheck disable=SC3045 # busybox read -t takes fractions; exit 1 at the timeout
+nap() { read -r -t "$1" _ <>"$NEVER"; }
 
 find_port() { # sets DEV to /dev/vportNpM of the port named $PORT_NAME
     for p in /sys/class/virtio-ports/*; do

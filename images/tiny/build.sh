@@ -130,7 +130,7 @@ deb=$(find "$tmp/deb" -maxdepth 1 -name '*.deb' -print -quit)
 dpkg -x "$deb" "$tmp/kroot"
 
 kver=$(find "$tmp/kroot/lib/modules" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort -V | tail -n1)
-[ -n "$kver" ] && [ -f "$tmp/kroot/boot/vmlinuz-$kver" ] || die "no kernel in $deb"
+{ [ -n "$kver" ] && [ -f "$tmp/kroot/boot/vmlinuz-$kver" ]; } || die "no kernel in $deb"
 kmods=$tmp/kroot/lib/modules/$kver
 log "kernel version: $kver"
 
@@ -188,12 +188,12 @@ stage_module() { # name -> copies the uncompressed .ko into $mdst, sets mod_file
 }
 visit() { # depth-first: dependencies before the module
     local n=$1 d deps
-    case ${mod_state[$n]:-} in done|builtin) return 0 ;; active) die "module dependency cycle at $n" ;; esac
+    case ${mod_state[$n]:-} in ok|builtin) return 0 ;; active) die "module dependency cycle at $n" ;; esac
     mod_state[$n]=active
     if ! stage_module "$n"; then mod_state[$n]=builtin; log "module $n is built in"; return 0; fi
     deps=$(modinfo -F depends "$mdst/${mod_file[$n]}")
     for d in ${deps//,/ }; do visit "$d"; done
-    mod_state[$n]=done
+    mod_state[$n]=ok
     order+=("${mod_file[$n]}")
 }
 for m in $MODULES; do visit "$m"; done

@@ -130,7 +130,11 @@ public static class Program
         var imageBuild = new Command("build", "build a guest image on the host (takes a minute or two)") { imageName };
         imageBuild.SetAction((r, _) =>
         {
-            Console.Error.WriteLine($"cloonix: building image {r.GetValue(imageName)} on the host (downloads Debian packages; a minute or two)...");
+            if (r.GetValue(imageName) == "tiny")
+            {
+                Console.Error.WriteLine("cloonix: building image tiny on the host (downloads Debian packages; a minute or two)...");
+            }
+
             return Run(r, new BuildImage(r.GetValue(imageName)!));
         });
         var imageCmd = new Command("image", "guest images") { imageBuild };

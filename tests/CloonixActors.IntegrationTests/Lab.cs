@@ -128,7 +128,8 @@ public sealed class Lab : IDisposable
     public double Iperf(string client, string server, string serverAddress, int seconds = 2)
     {
         Assert.Equal(0, Exec(server, "iperf3", "-s", "-D", "-1").ExitCode);
-        WaitUntil(() => Exec(server, "ss", "-ltn", "sport", "=", ":5201").Stdout.Contains(":5201", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "iperf3 server to listen");
+        // Containers have iproute2's ss, the tiny guest busybox's netstat.
+        WaitUntil(() => Exec(server, "sh", "-c", "ss -ltn 2>/dev/null || netstat -ltn").Stdout.Contains(":5201", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "iperf3 server to listen");
         var r = Exec(client, "iperf3", "-c", serverAddress, "-t", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "-J");
         Assert.True(r.ExitCode == 0, $"iperf3 failed: {r}");
         using var doc = JsonDocument.Parse(r.Stdout);
