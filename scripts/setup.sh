@@ -12,6 +12,7 @@ fi
 
 packages=(
   openvswitch-switch   # ovsdb-server, ovs-vswitchd, ovs-vsctl (cloonixd runs its own private instance)
+  openvswitch-switch-dpdk librte-mempool-ring23 librte-net-virtio23 librte-net-vhost23   # d nics (OVS-DPDK and its driver plugins)
   iproute2 ethtool     # namespaces, veths, offloads
   iputils-ping iperf3  # traffic checks in tests and the demo
   tshark tcpdump       # reading captures back
@@ -32,6 +33,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # The system's own Open vSwitch service is never used: cloonixd starts a private one per host.
+# Installing the DPDK build registers it as an alternative of lower priority: cloonixd names its binary itself.
+
+# 2 MiB hugepages for OVS-DPDK (d nics): about 32 per vhost-user port plus a few; never lowered here.
+want_pages="${CLOONIX_HUGEPAGES:-512}"
+have_pages=$(cat /proc/sys/vm/nr_hugepages)
+if [ "$have_pages" -lt "$want_pages" ]; then
+  echo "$want_pages" > /proc/sys/vm/nr_hugepages || echo "setup: could not reserve hugepages: d nics will be unavailable" >&2
+fi
 if ! command -v dotnet >/dev/null; then
   echo "setup: the .NET SDK (dotnet) is not on PATH" >&2
   exit 1

@@ -4,7 +4,8 @@ namespace CloonixActors.DataPlane;
 /// One port of a lan bridge. A plain port (a veth end, a tap) has no type; a d nic's port is
 /// "dpdkvhostuserclient", connecting to the vhost-user socket QEMU serves at <paramref name="VhostServerPath"/>.
 /// </summary>
-public sealed record PortSpec(string Name, string? Type = null, string? VhostServerPath = null);
+/// <remarks>A <paramref name="Tag"/> makes the port an access port of that VLAN, isolating it from the bridge's other ports.</remarks>
+public sealed record PortSpec(string Name, string? Type = null, string? VhostServerPath = null, int? Tag = null);
 
 /// <summary>Bridge and port operations on one Open vSwitch instance; the seam that actor tests replace.</summary>
 public interface IOvsSwitch
@@ -71,7 +72,18 @@ public sealed class OvsVsctl(OvsPaths paths, string datapathType) : IOvsSwitch
 
         foreach (var port in add)
         {
+            if (port.Type is not null)
+            {
+                // A d nic's port moves between its lan's bridge and the parking bridge: take it from wherever it is.
+                args.AddRange(["--", "--if-exists", "del-port", port.Name]);
+            }
+
             args.AddRange(["--", "--may-exist", "add-port", bridge, port.Name]);
+            if (port.Tag is { } tag)
+            {
+                args.AddRange(["--", "set", "Port", port.Name, $"tag={tag}"]);
+            }
+
             if (port.Type is { } type)
             {
                 args.AddRange(["--", "set", "Interface", port.Name, $"type={type}"]);

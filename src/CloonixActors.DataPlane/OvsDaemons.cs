@@ -6,15 +6,68 @@ namespace CloonixActors.DataPlane;
 /// Starts, finds and stops one private ovsdb-server and ovs-vswitchd. Both detach and write pid files
 /// under <see cref="OvsPaths.Dir"/>, so a restarted cloonixd can adopt the ones already running.
 /// </summary>
-public sealed partial class OvsDaemons(OvsPaths paths, string switchBinary = "ovs-vswitchd")
+/// <summary>How to run OVS-DPDK: the switch's binary and the DPDK settings it reads once at start.</summary>
+public sealed record DpdkSettings(string Binary, int SocketMemMb, string PmdCpuMask, int PmdMaxSleepUs)
 {
+    public const string DefaultBinary = "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk";
+    public const string PluginDir = "/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0";
+    public const int PagesPerPort = 32;
+
+    /// <summary>
+    /// Null when this host can run OVS-DPDK, else why not: the DPDK build of the switch, its driver
+    /// plugins (missing ones make every mempool fail) and free 2 MiB hugepages (prepared by set-up).
+    /// </summary>
+    public static string? Unavailable(string binary = DefaultBinary)
+    {
+        if (!File.Exists(binary))
+        {
+            return $"the DPDK build of Open vSwitch ({binary}) is not installed";
+        }
+
+        foreach (var plugin in new[] { "librte_mempool_ring.so.23", "librte_net_vhost.so.23", "librte_net_virtio.so.23" })
+        {
+            if (!File.Exists(Path.Combine(PluginDir, plugin)))
+            {
+                return $"the DPDK plugin {plugin} is not installed";
+            }
+        }
+
+        var free = FreeHugePages();
+        return free < 2 + (2 * PagesPerPort)
+            ? $"only {free} free 2 MiB hugepages (OVS-DPDK needs {2 + (2 * PagesPerPort)} or more: set vm.nr_hugepages)"
+            : null;
+    }
+
+    public static int FreeHugePages()
+    {
+        try
+        {
+            return int.Parse(File.ReadAllText("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is IOException or FormatException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>The PMD thread polls on the last core; pmd-maxsleep lets it sleep when idle (about 2% of a core instead of 100%).</summary>
+    public static DpdkSettings Default() =>
+        new(DefaultBinary, 64, $"0x{1L << (Environment.ProcessorCount - 1):x}", 1000);
+}
+
+public sealed partial class OvsDaemons(OvsPaths paths, string switchBinary = "ovs-vswitchd", DpdkSettings? dpdk = null)
+{
+    public DpdkSettings? Dpdk { get; } = dpdk;
+
+    public string SwitchBinary => Dpdk?.Binary ?? switchBinary;
+
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
 
     public OvsPaths Paths { get; } = paths;
 
     public int? RunningDbServer() => AlivePid(Paths.DbPidFile, "ovsdb-server");
 
-    public int? RunningSwitch() => AlivePid(Paths.SwitchPidFile, Path.GetFileName(switchBinary));
+    public int? RunningSwitch() => AlivePid(Paths.SwitchPidFile, Path.GetFileName(SwitchBinary));
 
     public async Task<int> StartDbServerAsync()
     {
@@ -43,6 +96,12 @@ public sealed partial class OvsDaemons(OvsPaths paths, string switchBinary = "ov
 
     public async Task<int> StartSwitchAsync()
     {
+        // A switch of the other build (DPDK on or off since the last start) would hold the namespace's taps.
+        if (AlivePid(Paths.SwitchPidFile, null) is { } stray)
+        {
+            await Processes.TerminateAsync(stray, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+
         var ns = Paths.SwitchNamespace;
         if (!File.Exists(Path.Combine("/run/netns", ns)))
         {
@@ -52,16 +111,35 @@ public sealed partial class OvsDaemons(OvsPaths paths, string switchBinary = "ov
 
         // Read once at start: TSO through the userspace datapath lets guests and containers keep their
         // checksum and segmentation offloads (about 10x the TCP throughput of software checksums).
+        var settings = new List<string> { "other_config:userspace-tso-enable=true" };
+        if (Dpdk is { } d)
+        {
+            settings.AddRange(
+            [
+                "other_config:dpdk-init=true",
+                $"other_config:dpdk-socket-mem={d.SocketMemMb}",
+                "other_config:per-port-memory=true",
+                // Without --single-file-segments a net_virtio_user port attaches but never passes a packet.
+                "other_config:dpdk-extra=--no-pci --iova-mode=va --single-file-segments",
+                $"other_config:pmd-cpu-mask={d.PmdCpuMask}",
+                $"other_config:pmd-maxsleep={d.PmdMaxSleepUs}",
+            ]);
+        }
+        else
+        {
+            settings.Add("other_config:dpdk-init=false");
+        }
+
         await ProcessRunner.RunCheckedAsync(
             "ovs-vsctl",
-            [$"--db=unix:{Paths.DbSocket}", "--no-wait", "set", "Open_vSwitch", ".", "other_config:userspace-tso-enable=true"],
+            [$"--db=unix:{Paths.DbSocket}", "--no-wait", "set", "Open_vSwitch", ".", .. settings],
             StartTimeout,
             Paths.Environment).ConfigureAwait(false);
         await ProcessRunner.RunCheckedAsync(
             "ip",
             [
                 "netns", "exec", ns,
-                switchBinary,
+                SwitchBinary,
                 $"unix:{Paths.DbSocket}",
                 $"--pidfile={Paths.SwitchPidFile}",
                 $"--log-file={Paths.SwitchLog}",
@@ -90,7 +168,7 @@ public sealed partial class OvsDaemons(OvsPaths paths, string switchBinary = "ov
         }
     }
 
-    private static int? AlivePid(string pidFile, string comm)
+    private static int? AlivePid(string pidFile, string? comm)
     {
         try
         {

@@ -58,7 +58,7 @@ public static class HostingExtensions
                 var plane = new HostPlane(
                     new OvsVsctl(paths, datapath),
                     new LinuxNamespaces(paths.SwitchNamespace),
-                    OvsActor.Props(new OvsDaemons(paths), datapath),
+                    OvsActorProps(paths, datapath, config.GetString("cloonix.dpdk", "auto")),
                     datapath,
                     new LinuxVmPlane(options.StateDir, paths.SwitchNamespace, accel),
                     new VmEnvironment(options.StateDir, config.GetString("cloonix.images-dir", "/var/lib/cloonix/images"), File.Exists("/dev/vhost-net")),
@@ -91,6 +91,16 @@ public static class HostingExtensions
                     return Akka.Done.Instance;
                 });
             });
+    }
+
+    /// <summary>The DPDK build of the switch where the host can run it (d nics), with the plain build as fallback.</summary>
+    private static Props OvsActorProps(OvsPaths paths, string datapath, string dpdkMode)
+    {
+        var plain = new OvsDaemons(paths);
+        var why = dpdkMode == "off" ? "OVS-DPDK is switched off (cloonix.dpdk = off)" : DpdkSettings.Unavailable();
+        return why is null
+            ? OvsActor.Props(new OvsDaemons(paths, dpdk: DpdkSettings.Default()), datapath, plain)
+            : OvsActor.Props(plain, datapath, null, why);
     }
 
     /// <summary>Flags over the --config file over hocon/*.conf.</summary>

@@ -28,13 +28,21 @@ public sealed class Lab : IDisposable
     private static readonly string Configuration = typeof(Lab).Assembly.GetCustomAttribute<BuildConfigurationAttribute>()!.Configuration;
     private Process? _daemon;
 
-    public Lab()
+    /// <param name="hocon">Extra daemon configuration (passed with --config), e.g. "cloonix.dpdk = off".</param>
+    public Lab(string? hocon = null)
     {
         Host = "it" + Guid.NewGuid().ToString("N")[..8];
         StateDir = Path.Combine(Path.GetTempPath(), "cloonix-it", Host);
         Port = FreePort();
         Directory.CreateDirectory(StateDir);
+        if (hocon is not null)
+        {
+            ConfigFile = Path.Combine(StateDir, "extra.conf");
+            File.WriteAllText(ConfigFile, hocon);
+        }
     }
+
+    public string? ConfigFile { get; }
 
     public string Host { get; }
 
@@ -61,7 +69,7 @@ public sealed class Lab : IDisposable
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        foreach (var a in new[] { "--state-dir", StateDir, "--name", Host, "--bind", $"127.0.0.1:{Port}" })
+        foreach (var a in new[] { "--state-dir", StateDir, "--name", Host, "--bind", $"127.0.0.1:{Port}" }.Concat(ConfigFile is null ? [] : ["--config", ConfigFile]))
         {
             psi.ArgumentList.Add(a);
         }

@@ -55,6 +55,38 @@ public sealed class VmTests : IDisposable
     }
 
     [Fact]
+    public void A_d_nic_a_v_nic_and_a_container_on_one_lan_reach_each_other_and_d_nics_park_off_lan()
+    {
+        _lab.Ok("add", "vm", "vm1", "--nics", "d");
+        _lab.Ok("add", "vm", "vm2", "--nics", "v");
+        _lab.Ok("add", "vm", "vm3", "--nics", "d");
+        _lab.Ok("add", "cnt", "c1");
+        _lab.Ok("add", "lan", "lan1");
+        foreach (var node in new[] { "vm1", "vm2", "vm3", "c1" })
+        {
+            _lab.Ok("connect", node, "0", "lan1");
+        }
+
+        Address("vm1", "198.18.6.1");
+        Address("vm2", "198.18.6.2");
+        Address("vm3", "198.18.6.3");
+        Address("c1", "198.18.6.4");
+        _lab.WaitForPing("vm1", "198.18.6.3");
+        _lab.WaitForPing("vm1", "198.18.6.2");
+        _lab.WaitForPing("c1", "198.18.6.1");
+        Assert.True(_lab.Iperf("vm1", "vm3", "198.18.6.3") > 1e6);
+        var port = _lab.PortOf("vm3", 0);
+        Assert.Contains(port, _lab.Vsctl("list-ports", _lab.BridgeOf("lan1")));
+
+        // Off its lan, a d nic waits on the parking bridge, cut off from everything.
+        _lab.Ok("disconnect", "vm3", "0");
+        Assert.DoesNotContain(port, _lab.Vsctl("list-ports", _lab.BridgeOf("lan1")));
+        Assert.False(_lab.Ping("vm1", "198.18.6.3"), "a disconnected d nic still passed traffic");
+        _lab.Ok("connect", "vm3", "0", "lan1");
+        _lab.WaitForPing("vm1", "198.18.6.3");
+    }
+
+    [Fact]
     public void A_killed_qemu_is_relaunched_and_its_vm_passes_traffic_again()
     {
         _lab.Ok("add", "lan", "lan1");
@@ -91,6 +123,19 @@ public sealed class VmTests : IDisposable
 
         Assert.False(Lab.IsRunning(pid), "QEMU outlived its VM");
         Assert.False(Directory.Exists(dir), "the VM's directory outlived it");
+    }
+
+    [Fact]
+    public void A_host_that_cannot_run_dpdk_refuses_d_nics_and_says_why()
+    {
+        using var lab = new Lab("cloonix.dpdk = off").Start();
+
+        var r = lab.Cli("add", "vm", "vm9", "--nics", "d");
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("cannot run d nics: OVS-DPDK is switched off", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("d nics unavailable", lab.Ok("status"), StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(lab.StateDir, "vms", "vm9")));
     }
 
     private void Address(string node, string address)

@@ -18,6 +18,9 @@ public abstract record Effect
     public sealed record StartNode(string Node) : Effect;
 
     public sealed record StopNode(string Node) : Effect;
+
+    /// <summary>The parking bridge holds the d nics that are on no lan (QEMU cannot start until OVS connects to them).</summary>
+    public sealed record UpdatePark : Effect;
 }
 
 public static class Effects
@@ -34,8 +37,11 @@ public static class Effects
         var updateLans = new List<string>();
         var startNodes = new List<string>();
         var stopNodes = new List<string>();
+        var park = false;
         foreach (var e in events)
         {
+            park |= e is VmAdded { NicTypes: var types } && types.Contains('d', StringComparison.Ordinal);
+            park |= e is NodeRemoved or NicConnected or NicDisconnected;
             switch (e)
             {
                 case LanAdded a:
@@ -69,6 +75,7 @@ public static class Effects
             .. updateLans.Where(l => !stopLans.Contains(l) && !startLans.Contains(l)).Select(l => new Effect.UpdateLan(l)),
             .. stopLans.Select(l => new Effect.StopLan(l)),
             .. stopNodes.Select(n => new Effect.StopNode(n)),
+            .. park ? [new Effect.UpdatePark()] : Array.Empty<Effect>(),
         ];
     }
 }

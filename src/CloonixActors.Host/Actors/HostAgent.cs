@@ -46,6 +46,7 @@ public sealed class HostAgent : ReceivePersistentActor
     private readonly Dictionary<string, IActorRef> _nodes = new(StringComparer.Ordinal);
     private Topology _state = Topology.Empty;
     private IActorRef _ovs = ActorRefs.Nobody;
+    private IActorRef _park = ActorRefs.Nobody;
     private OvsReady? _ovsReady;
     private bool _swept;
     private int _collectors;
@@ -120,6 +121,8 @@ public sealed class HostAgent : ReceivePersistentActor
     {
         _log.Info("host {0}: desired state recovered: {1} node(s), {2} lan(s), {3} endpoint(s)", _settings.HostName, _state.Nodes.Count, _state.Lans.Count, _state.Endpoints.Count);
         _ovs = Context.ActorOf(_plane.OvsProps, "ovs");
+        _park = Context.ActorOf(LanActor.Props(ParkingLan, _plane.Ovs, onlyWhileUsed: true), "park");
+        _park.Tell(new SetLanMembers(ParkedPorts(), null));
         foreach (var node in _state.Nodes.Values)
         {
             StartNode(node, null);
@@ -131,6 +134,27 @@ public sealed class HostAgent : ReceivePersistentActor
         }
     }
 
+    /// <summary>The bridge of the d nics that are on no lan; id 0 is never given to a user's lan.</summary>
+    private static readonly LanSpec ParkingLan = new("park", 0);
+
+    /// <summary>
+    /// Every d nic that is on no lan, each in a VLAN of its own so parked nics cannot reach each other.
+    /// (QEMU waits for OVS to connect to a vhost-user socket before it boots the guest.)
+    /// </summary>
+    private List<PortSpec> ParkedPorts() =>
+    [
+        .. _state.Nodes.Values
+            .SelectMany(n => Enumerable.Range(0, n.Nics).Where(i => n.KindOf(i) == NicKind.Dpdk && !_state.Endpoints.ContainsKey(new NicRef(n.Name, i))).Select(i => (n, i)))
+            .Select(x => NodePorts.Of(x.n, x.i, _settings.StateDir) with { Tag = 1 + (((x.n.Id * Topology.MaxNics) + x.i) % 4093) }),
+    ];
+
+    private HostFacts Facts() =>
+        (_plane.Facts ?? HostFacts.Unlimited) with
+        {
+            Dpdk = _ovsReady?.Dpdk ?? false,
+            DpdkWhyNot = _ovsReady?.DpdkWhyNot ?? "Open vSwitch is not up yet",
+        };
+
     private void Handle(ITopologyCommand command)
     {
         if (command is AddVm vm && ImageProblem(vm.Image) is { } imageProblem)
@@ -139,7 +163,7 @@ public sealed class HostAgent : ReceivePersistentActor
             return;
         }
 
-        var decision = _state.Decide(command, _plane.Facts ?? HostFacts.Unlimited);
+        var decision = _state.Decide(command, _plane.Facts is null ? HostFacts.Unlimited : Facts());
         if (decision.Rejection is { } rejected)
         {
             Sender.Tell(rejected);
@@ -219,6 +243,9 @@ public sealed class HostAgent : ReceivePersistentActor
             case Effect.StartNode(var name):
                 StartNode(_state.Nodes[name], replyTo);
                 break;
+            case Effect.UpdatePark:
+                _park.Tell(new SetLanMembers(ParkedPorts(), replyTo));
+                break;
             case Effect.StopNode(var name):
                 if (_nodes.Remove(name, out var node))
                 {
@@ -297,7 +324,7 @@ public sealed class HostAgent : ReceivePersistentActor
     private void OnOvsReady(OvsReady ready)
     {
         _ovsReady = ready;
-        foreach (var lan in _lans.Values)
+        foreach (var lan in _lans.Values.Append(_park))
         {
             lan.Tell(ready);
         }
@@ -341,7 +368,7 @@ public sealed class HostAgent : ReceivePersistentActor
     {
         var host = _settings.HostName;
         var wantedNs = _state.Nodes.Keys.Select(n => OsNames.Namespace(host, n)).ToImmutableHashSet();
-        var wantedBridges = _state.Lans.Values.Select(l => l.Bridge).ToImmutableHashSet();
+        var wantedBridges = _state.Lans.Values.Select(l => l.Bridge).Append(ParkingLan.Bridge).ToImmutableHashSet();
         var wantedVms = _state.Nodes.Values.Where(n => n.Kind == NodeKind.Vm).Select(n => n.Name).ToImmutableHashSet();
         var stateDir = _settings.StateDir;
         var plane = _plane;
@@ -383,15 +410,17 @@ public sealed class HostAgent : ReceivePersistentActor
     private void TeardownAll()
     {
         var client = Sender;
-        var parts = _lans.Count + _nodes.Count;
+        var parts = _lans.Count + _nodes.Count + (_park.IsNobody() ? 0 : 1);
         var ovs = _ovs;
         var collector = Context.ActorOf(
             ReplyCollector.Props(parts, client, "data plane removed", _settings.Timeout, c => ovs.Tell(new StopOvs(), c)),
             $"reply-{++_collectors}");
-        foreach (var child in _lans.Values.Concat(_nodes.Values))
+        foreach (var child in _lans.Values.Concat(_nodes.Values).Append(_park).Where(c => !c.IsNobody()))
         {
             child.Tell(new Teardown(collector));
         }
+
+        _park = ActorRefs.Nobody;
 
         _lans.Clear();
         _nodes.Clear();
@@ -421,7 +450,9 @@ public sealed class HostAgent : ReceivePersistentActor
         var members = cluster.State.Members
             .Select(m => new MemberView(m.Address.ToString(), m.Status.ToString(), [.. m.Roles.Order(StringComparer.Ordinal)]))
             .ToArray();
-        var datapath = _plane.Datapath;
+        var datapath = _ovsReady is { Dpdk: true }
+            ? $"{_plane.Datapath}, OVS-DPDK (d nics available)"
+            : $"{_plane.Datapath} (d nics unavailable: {_ovsReady?.DpdkWhyNot ?? "Open vSwitch is not up yet"})";
         var accel = _plane.Vms?.Accel.Why ?? "no VMs on this host";
         _ovs.Ask<OvsInfo>(GetOvsInfo.Instance, TimeSpan.FromSeconds(3))
             .ContinueWith(t => (object)new StatusReport(

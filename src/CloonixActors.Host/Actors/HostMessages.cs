@@ -6,15 +6,18 @@ namespace CloonixActors.Host.Actors;
 // Messages between the actors of one host. They never leave the process, so they are not bound to the
 // serializer; the client-facing and persisted ones live in CloonixActors.Protocol.
 
-/// <summary>Open vSwitch is (again) up; generation counts its (re)starts so listeners re-apply their state.</summary>
-public sealed record OvsReady(int Generation);
+/// <summary>
+/// Open vSwitch is (again) up; generation counts its (re)starts so listeners re-apply their state.
+/// <paramref name="Dpdk"/> says whether the running switch is the DPDK build (d nics), and if not, why.
+/// </summary>
+public sealed record OvsReady(int Generation, bool Dpdk = false, string DpdkWhyNot = "OVS-DPDK is not enabled");
 
 public sealed record GetOvsInfo
 {
     public static readonly GetOvsInfo Instance = new();
 }
 
-public sealed record OvsInfo(bool Ready, int? DbServerPid, int? SwitchPid, int DbServerRestarts, int SwitchRestarts, string Datapath, string? LastError);
+public sealed record OvsInfo(bool Ready, int? DbServerPid, int? SwitchPid, int DbServerRestarts, int SwitchRestarts, string Datapath, string? LastError, string Switch = "ovs-vswitchd");
 
 /// <summary>Stop the OVS daemons (clean daemon shutdown); answered with <see cref="TeardownDone"/>.</summary>
 public sealed record StopOvs;

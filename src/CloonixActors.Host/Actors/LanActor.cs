@@ -19,6 +19,7 @@ public sealed class LanActor : ReceiveActor, IWithTimers
     private readonly LanSpec _lan;
     private readonly IOvsSwitch _ovs;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly bool _onlyWhileUsed;
     private readonly List<IActorRef> _waiting = [];
     private readonly HashSet<string> _bounce = new(StringComparer.Ordinal);
     private IReadOnlyDictionary<string, PortSpec> _members = new Dictionary<string, PortSpec>();
@@ -29,12 +30,15 @@ public sealed class LanActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(LanSpec lan, IOvsSwitch ovs) => Akka.Actor.Props.Create(() => new LanActor(lan, ovs));
+    public static Props Props(LanSpec lan, IOvsSwitch ovs, bool onlyWhileUsed = false) =>
+        Akka.Actor.Props.Create(() => new LanActor(lan, ovs, onlyWhileUsed));
 
-    public LanActor(LanSpec lan, IOvsSwitch ovs)
+    /// <param name="onlyWhileUsed">The bridge exists only while it has members (the parking bridge).</param>
+    public LanActor(LanSpec lan, IOvsSwitch ovs, bool onlyWhileUsed)
     {
         _lan = lan;
         _ovs = ovs;
+        _onlyWhileUsed = onlyWhileUsed;
 
         Receive<OvsReady>(_ =>
         {
@@ -113,8 +117,15 @@ public sealed class LanActor : ReceiveActor, IWithTimers
         var bounce = _bounce.ToList();
         _bounce.Clear();
         var ovs = _ovs;
+        var onlyWhileUsed = _onlyWhileUsed;
         Task.Run(async () =>
         {
+            if (onlyWhileUsed && desired.Count == 0)
+            {
+                await ovs.DeleteBridgeAsync(bridge).ConfigureAwait(false);
+                return new Reconciled(waiting, null);
+            }
+
             var current = (await ovs.ListPortsAsync(bridge).ConfigureAwait(false)).ToHashSet(StringComparer.Ordinal);
             // A port whose device vanished and came back under the same name stays dead in OVS until it is
             // removed and added again, in two transactions.

@@ -16,7 +16,10 @@ public sealed class OvsActor : ReceiveActor, IWithTimers
     private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(10);
 
-    private readonly OvsDaemons _daemons;
+    private readonly OvsDaemons _preferred;
+    private readonly OvsDaemons? _fallback;
+    private OvsDaemons _daemons;
+    private string _dpdkWhyNot;
     private readonly string _datapath;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private int _generation;
@@ -30,17 +33,23 @@ public sealed class OvsActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(OvsDaemons daemons, string datapath) =>
-        Akka.Actor.Props.Create(() => new OvsActor(daemons, datapath));
+    /// <param name="daemons">The switch to run: the DPDK build where the host can, else the plain one.</param>
+    /// <param name="fallback">The plain switch to fall back to when the DPDK build cannot start.</param>
+    /// <param name="dpdkWhyNot">Why d nics are unavailable when <paramref name="daemons"/> is not the DPDK build.</param>
+    public static Props Props(OvsDaemons daemons, string datapath, OvsDaemons? fallback = null, string dpdkWhyNot = "OVS-DPDK is not enabled") =>
+        Akka.Actor.Props.Create(() => new OvsActor(daemons, datapath, fallback, dpdkWhyNot));
 
-    public OvsActor(OvsDaemons daemons, string datapath)
+    public OvsActor(OvsDaemons daemons, string datapath, OvsDaemons? fallback, string dpdkWhyNot)
     {
+        _preferred = daemons;
         _daemons = daemons;
+        _fallback = fallback;
         _datapath = datapath;
+        _dpdkWhyNot = dpdkWhyNot;
         Starting();
     }
 
-    private sealed record Started(int DbPid, int SwitchPid, bool Adopted);
+    private sealed record Started(int DbPid, int SwitchPid, bool Adopted, OvsDaemons Used, string? DpdkFailure = null);
 
     private sealed record StartFailed(string Error);
 
@@ -52,15 +61,28 @@ public sealed class OvsActor : ReceiveActor, IWithTimers
 
     private void StartDaemons()
     {
-        var daemons = _daemons;
+        var daemons = _preferred;
+        var fallback = _fallback;
         Task.Run(async () =>
         {
             var db = daemons.RunningDbServer();
             var sw = daemons.RunningSwitch();
             var adopted = db is not null && sw is not null;
             db ??= await daemons.StartDbServerAsync().ConfigureAwait(false);
-            sw ??= await daemons.StartSwitchAsync().ConfigureAwait(false);
-            return (object)new Started(db.Value, sw.Value, adopted);
+            if (sw is not null)
+            {
+                return (object)new Started(db.Value, sw.Value, adopted, daemons);
+            }
+
+            try
+            {
+                return new Started(db.Value, await daemons.StartSwitchAsync().ConfigureAwait(false), false, daemons);
+            }
+            catch (DataPlaneException ex) when (fallback is not null && daemons.Dpdk is not null)
+            {
+                // OVS-DPDK could not start (hugepages taken, EAL refused): lans keep working on the plain switch.
+                return new Started(db.Value, fallback.RunningSwitch() ?? await fallback.StartSwitchAsync().ConfigureAwait(false), false, fallback, ex.Message);
+            }
         }).PipeTo(Self, failure: ex => new StartFailed(ex.GetBaseException().Message));
     }
 
@@ -73,8 +95,15 @@ public sealed class OvsActor : ReceiveActor, IWithTimers
             _runningSince = DateTime.UtcNow;
             _generation++;
             _lastError = null;
-            _log.Info("Open vSwitch {0} (ovsdb-server {1}, ovs-vswitchd {2}), generation {3}", s.Adopted ? "adopted" : "started", s.DbPid, s.SwitchPid, _generation);
-            Context.Parent.Tell(new OvsReady(_generation));
+            _daemons = s.Used;
+            if (s.DpdkFailure is not null)
+            {
+                _dpdkWhyNot = $"OVS-DPDK failed to start ({s.DpdkFailure})";
+                _log.Warning("{0}; running the plain switch: d nics are unavailable", _dpdkWhyNot);
+            }
+
+            _log.Info("Open vSwitch {0} (ovsdb-server {1}, {2} {3}), generation {4}", s.Adopted ? "adopted" : "started", s.DbPid, Path.GetFileName(_daemons.SwitchBinary), s.SwitchPid, _generation);
+            Context.Parent.Tell(new OvsReady(_generation, _daemons.Dpdk is not null, _dpdkWhyNot));
             Timers.StartPeriodicTimer("health", new Health(), HealthInterval);
             Become(Running);
         });
@@ -95,6 +124,11 @@ public sealed class OvsActor : ReceiveActor, IWithTimers
         {
             var dbAlive = _dbPid is { } d && Processes.IsAlive(d, "ovsdb-server");
             var swAlive = _switchPid is { } s && Processes.IsAlive(s);
+            if (!swAlive && _daemons != _preferred)
+            {
+                // Try the preferred (DPDK) switch again at the next start.
+                _daemons = _preferred;
+            }
             if (dbAlive && swAlive)
             {
                 // Back-off grows while OVS flaps and resets once it has stayed up for a while.
@@ -120,7 +154,7 @@ public sealed class OvsActor : ReceiveActor, IWithTimers
 
     private void Common()
     {
-        Receive<GetOvsInfo>(_ => Sender.Tell(new OvsInfo(_dbPid is not null && _switchPid is not null && _lastError is null, _dbPid, _switchPid, _dbRestarts, _switchRestarts, _datapath, _lastError)));
+        Receive<GetOvsInfo>(_ => Sender.Tell(new OvsInfo(_dbPid is not null && _switchPid is not null && _lastError is null, _dbPid, _switchPid, _dbRestarts, _switchRestarts, _datapath, _lastError, Path.GetFileName(_daemons.SwitchBinary))));
         Receive<StopOvs>(_ =>
         {
             Timers.CancelAll();
