@@ -3,3 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 /usr/bin/python3 bench/deploy.py "$@"
+/usr/bin/python3 bench/nics.py
