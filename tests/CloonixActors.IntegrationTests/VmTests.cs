@@ -126,6 +126,49 @@ public sealed class VmTests : IDisposable
     }
 
     [Fact]
+    public void A_vm_on_a_users_disk_writes_only_its_own_overlay()
+    {
+        var image = Path.Combine(_lab.StateDir, "base.qcow2");
+        Assert.Equal(0, Lab.Run("qemu-img", ["create", "-q", "-f", "qcow2", image, "64M"]).ExitCode);
+        var before = File.ReadAllBytes(image);
+
+        var added = _lab.Ok("add", "vm", "disk1", "--nics", "v", "--image", image);
+
+        Assert.Contains("overlay", added, StringComparison.Ordinal);
+        var overlay = Path.Combine(_lab.StateDir, "vms", "disk1", "disk.qcow2");
+        var info = Lab.Run("qemu-img", ["info", "--output=json", "-U", overlay]);
+        Assert.Contains(image, info.Stdout, StringComparison.Ordinal);
+        _lab.Ok("del", "disk1");
+        Assert.Equal(before, File.ReadAllBytes(image));
+        Assert.False(File.Exists(overlay));
+    }
+
+    [Fact]
+    public void After_kill_9_of_cloonixd_the_running_qemu_is_adopted_not_restarted()
+    {
+        _lab.Ok("add", "vm", "vm1", "--nics", "v");
+        var pidFile = Path.Combine(_lab.StateDir, "vms", "vm1", "qemu.pid");
+        var pid = File.ReadAllText(pidFile).Trim();
+
+        _lab.KillDaemon();
+        _lab.Start();
+
+        Lab.WaitUntil(() => _lab.Exec("vm1", "true").ExitCode == 0, TimeSpan.FromSeconds(30), "the adopted guest's agent");
+        Assert.Equal(pid, File.ReadAllText(pidFile).Trim());
+        Assert.Contains("adopted", _lab.DaemonLog, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Image_build_tiny_is_idempotent_and_leaves_a_bootable_image()
+    {
+        var built = _lab.Cli(["--timeout", "900", "image", "build", "tiny"]);
+
+        Assert.True(built.ExitCode == 0, built.ToString());
+        Assert.True(File.Exists("/var/lib/cloonix/images/tiny/vmlinuz"));
+        Assert.True(File.Exists("/var/lib/cloonix/images/tiny/initrd.img"));
+    }
+
+    [Fact]
     public void A_host_that_cannot_run_dpdk_refuses_d_nics_and_says_why()
     {
         using var lab = new Lab("cloonix.dpdk = off").Start();

@@ -155,6 +155,17 @@ public sealed class VmActor : ReceiveActor, IWithTimers
         }
 
         _agentReady = false;
+        if (_node.Vm!.Image != "tiny")
+        {
+            // A user's disk may have no cloonix agent: QEMU running is all that can be promised.
+            foreach (var w in _waiting)
+            {
+                w.Tell(new CommandSucceeded($"vm {_node.Name} launched from {_node.Vm.Image}"));
+            }
+
+            _waiting.Clear();
+        }
+
         Timers.StartSingleTimer("probe", new ProbeAgent(), TimeSpan.FromMilliseconds(200));
     }
 
