@@ -1,5 +1,5 @@
-using CloonixActors.DataPlane;
 using Akka.Actor;
+using CloonixActors.DataPlane;
 using CloonixActors.Domain;
 using CloonixActors.Host.Actors;
 using CloonixActors.Protocol;
