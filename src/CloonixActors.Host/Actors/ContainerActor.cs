@@ -109,7 +109,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         }
         else
         {
-            var delay = TimeSpan.FromSeconds(Math.Min(MaxRetryDelay.TotalSeconds, 0.5 * Math.Pow(2, Math.Min(++_failures, 8))));
+            var delay = RetryBackoff.Delay(++_failures, TimeSpan.FromSeconds(1), MaxRetryDelay);
             _log.Warning("node {0}: {1}; retrying in {2} s", _node.Name, e.Error, delay.TotalSeconds);
             Timers.StartSingleTimer("retry", Reconcile.Instance, delay);
         }

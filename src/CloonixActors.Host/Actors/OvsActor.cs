@@ -172,9 +172,5 @@ public sealed class OvsActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>0.2 s, 0.4 s, 0.8 s ... capped at 10 s; the first restart is quick because ports wait on it.</summary>
-    private static TimeSpan Backoff(int failures)
-    {
-        var ms = MinBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(failures - 1, 10));
-        return TimeSpan.FromMilliseconds(Math.Min(ms, MaxBackoff.TotalMilliseconds));
-    }
+    private static TimeSpan Backoff(int failures) => RetryBackoff.Delay(failures, MinBackoff, MaxBackoff);
 }

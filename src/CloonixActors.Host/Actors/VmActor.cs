@@ -131,7 +131,7 @@ public sealed class VmActor : ReceiveActor, IWithTimers
         _starting = false;
         if (l.Error is not null || l.Pid is null)
         {
-            var delay = TimeSpan.FromSeconds(Math.Min(30, 0.5 * Math.Pow(2, Math.Min(++_failures, 8))));
+            var delay = RetryBackoff.Delay(++_failures, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
             _log.Warning("vm {0}: QEMU did not start: {1}; retrying in {2} s", _node.Name, l.Error, delay.TotalSeconds);
             Fail($"vm {_node.Name}: recorded, but QEMU did not start ({l.Error}); it will be retried");
             Timers.StartSingleTimer("retry", Reconcile.Instance, delay);
@@ -190,7 +190,7 @@ public sealed class VmActor : ReceiveActor, IWithTimers
             _pid = null;
             _agentReady = false;
             Timers.Cancel("health");
-            var delay = TimeSpan.FromSeconds(Math.Min(30, 0.25 * Math.Pow(2, Math.Min(++_failures, 8))));
+            var delay = RetryBackoff.Delay(++_failures, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30));
             _log.Warning("vm {0}: QEMU (pid {1}) died; relaunching in {2} s (restart {3})", _node.Name, pid, delay.TotalSeconds, _restarts);
             Timers.StartSingleTimer("retry", Reconcile.Instance, delay);
         }

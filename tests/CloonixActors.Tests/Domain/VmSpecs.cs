@@ -1,0 +1,80 @@
+using CloonixActors.Domain;
+using CloonixActors.Protocol;
+
+namespace CloonixActors.Tests.Domain;
+
+public sealed class VmSpecs
+{
+    private static readonly HostFacts Host = new(4096, 2, Dpdk: true, DpdkWhyNot: string.Empty);
+
+    private static Decision Decide(AddVm vm, HostFacts? facts = null) => Topology.Empty.Decide(vm, facts ?? Host);
+
+    [Fact]
+    public void A_vm_records_one_nic_letter_per_nic()
+    {
+        var d = Decide(new AddVm("vm1", "d,v,v", 256, 1, "tiny"));
+
+        var added = Assert.IsType<VmAdded>(Assert.Single(d.Events));
+        Assert.Equal("dvv", added.NicTypes);
+        var node = Topology.Empty.ApplyAll(d.Events).Nodes["vm1"];
+        Assert.Equal(NodeKind.Vm, node.Kind);
+        Assert.Equal(3, node.Nics);
+        Assert.Equal([NicKind.Dpdk, NicKind.Vhost, NicKind.Vhost], Enumerable.Range(0, 3).Select(node.KindOf));
+    }
+
+    [Theory]
+    [InlineData("x", "d, v or s")]
+    [InlineData("", "d, v or s")]
+    [InlineData("d,,v", "d, v or s")]
+    [InlineData("dv", "d, v or s")]
+    public void Unknown_nic_letters_are_refused(string nics, string expected)
+    {
+        var d = Decide(new AddVm("vm1", nics, 256, 1, "tiny"));
+
+        Assert.Empty(d.Events);
+        Assert.Contains(expected, d.Rejection!.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void More_than_32_nics_are_refused() =>
+        Assert.Contains("1 to 32", Decide(new AddVm("vm1", string.Join(',', Enumerable.Repeat("v", 33)), 256, 1, "tiny")).Rejection!.Message, StringComparison.Ordinal);
+
+    [Theory]
+    [InlineData(63)]
+    [InlineData(4097)]
+    public void Ram_outside_64_mb_and_the_hosts_memory_is_refused(int ram) =>
+        Assert.Contains("host's memory", Decide(new AddVm("vm1", "v", ram, 1, "tiny")).Rejection!.Message, StringComparison.Ordinal);
+
+    [Fact]
+    public void More_cpus_than_the_host_has_are_refused() =>
+        Assert.Contains("host's cores", Decide(new AddVm("vm1", "v", 256, 3, "tiny")).Rejection!.Message, StringComparison.Ordinal);
+
+    [Theory]
+    [InlineData("relative.qcow2")]
+    [InlineData("/srv/../etc/shadow")]
+    [InlineData("/srv/a,b.qcow2")]
+    [InlineData("")]
+    public void Images_are_tiny_or_a_clean_absolute_path(string image) =>
+        Assert.Equal(ErrorCode.InvalidArgument, Decide(new AddVm("vm1", "v", 256, 1, image)).Rejection!.Code);
+
+    [Fact]
+    public void D_nics_on_a_host_without_dpdk_are_refused_with_the_reason()
+    {
+        var d = Decide(new AddVm("vm1", "d", 256, 1, "tiny"), Host with { Dpdk = false, DpdkWhyNot = "no hugepages" });
+
+        Assert.Equal(ErrorCode.Unavailable, d.Rejection!.Code);
+        Assert.Contains("no hugepages", d.Rejection.Message, StringComparison.Ordinal);
+        Assert.True(Decide(new AddVm("vm1", "v", 256, 1, "tiny"), Host with { Dpdk = false }).Accepted);
+    }
+
+    [Fact]
+    public void A_vm_survives_a_snapshot_round_trip()
+    {
+        var state = Topology.Empty.ApplyAll(Decide(new AddVm("vm1", "d,v", 512, 2, "/srv/base.qcow2")).Events);
+
+        var restored = Topology.FromSnapshot(state.ToSnapshot());
+
+        Assert.Equal(state.Nodes["vm1"], restored.Nodes["vm1"]);
+        Assert.Equal(state.NextId, restored.NextId);
+    }
+}
