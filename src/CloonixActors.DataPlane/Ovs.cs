@@ -61,9 +61,28 @@ public sealed class OvsVsctl(OvsPaths paths, string datapathType) : IOvsSwitch
 
     public async Task ApplyPortsAsync(string bridge, IReadOnlyCollection<PortSpec> add, IReadOnlyCollection<string> remove)
     {
+        var result = await ProcessRunner.RunAsync("ovs-vsctl", VsctlArgs(ApplyArgs(bridge, add, remove)), Timeout, paths.Environment).ConfigureAwait(false);
+        if (!result.Ok && result.Stderr.Contains("does not have a port", StringComparison.Ordinal))
+        {
+            // A d nic's port moved to its lan's bridge between our listing and this transaction:
+            // it is no longer ours to remove. Drop the removals that went stale and apply the rest.
+            var now = (await ListPortsAsync(bridge).ConfigureAwait(false)).ToHashSet(StringComparer.Ordinal);
+            result = await ProcessRunner.RunAsync("ovs-vsctl", VsctlArgs(ApplyArgs(bridge, add, [.. remove.Where(now.Contains)])), Timeout, paths.Environment).ConfigureAwait(false);
+        }
+
+        if (!result.Ok)
+        {
+            throw new DataPlaneException($"ovs-vsctl on {bridge}: {result.FirstErrorLine}");
+        }
+    }
+
+    private IEnumerable<string> VsctlArgs(IEnumerable<string> args) => new[] { $"--db=unix:{paths.DbSocket}", "--timeout=15" }.Concat(args);
+
+    private List<string> ApplyArgs(string bridge, IReadOnlyCollection<PortSpec> add, IReadOnlyCollection<string> remove)
+    {
         var args = new List<string>
         {
-            "--", "--may-exist", "add-br", bridge, "--", "set", "bridge", bridge, $"datapath_type={DatapathType}", "fail_mode=standalone",
+            "--may-exist", "add-br", bridge, "--", "set", "bridge", bridge, $"datapath_type={DatapathType}", "fail_mode=standalone",
         };
         foreach (var port in remove)
         {
@@ -95,7 +114,7 @@ public sealed class OvsVsctl(OvsPaths paths, string datapathType) : IOvsSwitch
             }
         }
 
-        await Vsctl(args.Skip(1)).ConfigureAwait(false);
+        return args;
     }
 
     private static List<string> Lines(string output) =>
