@@ -1,0 +1,514 @@
+using System.Runtime.CompilerServices;
+
+namespace CloonixActors.Relay.Virtio;
+
+/// <summary>Why a frame taken from the source was not delivered.</summary>
+public enum DropReason
+{
+    None = 0,
+    /// <summary>The TX chain failed validation (the queue counted the exact error and returned it).</summary>
+    MalformedSourceChain,
+    /// <summary>Shorter than the virtio-net header plus an Ethernet header.</summary>
+    TruncatedFrame,
+    /// <summary>Longer than the forwarder's maximum, or than the destination's buffers can ever hold.</summary>
+    FrameTooLarge,
+    /// <summary>A GSO frame for a receiver without the matching GUEST_TSO4/TSO6/UFO/USO/ECN (and GUEST_CSUM) feature.</summary>
+    GsoNotSupported,
+    /// <summary>NEEDS_CSUM with csum_start + csum_offset + 2 beyond the frame.</summary>
+    InvalidChecksumOffsets,
+    /// <summary>Held when <see cref="Forwarder.ReturnHeld"/> ran (the ring stopped or the memory table changed).</summary>
+    Discarded,
+}
+
+/// <summary>
+/// Sees every frame the forwarder takes from the source (except chains that failed validation), forwarded
+/// or dropped, for capture and counters. Called on the data thread while the frame's buffers are still
+/// held: read the payload during the call, keep nothing.
+/// </summary>
+public interface IFrameObserver
+{
+    /// <param name="header">The header as the source sent it.</param>
+    /// <param name="payload">The frame without its virtio-net header, in the source's guest memory.</param>
+    /// <param name="outcome"><see cref="DropReason.None"/> when delivered.</param>
+    void OnFrame(in VirtioNetHeader header, FramePayload payload, DropReason outcome);
+}
+
+/// <summary>A frame's bytes (after the virtio-net header) in place in guest memory: enumerate the pieces or copy them.</summary>
+public readonly ref struct FramePayload
+{
+    private readonly DescriptorChain? _chain;
+    private readonly int _offset;
+
+    internal FramePayload(DescriptorChain chain, int offset, int length)
+    {
+        _chain = chain;
+        _offset = offset;
+        Length = length;
+    }
+
+    public int Length { get; }
+
+    /// <summary>Copies the first min(Length, destination.Length) bytes; returns how many.</summary>
+    public int CopyTo(Span<byte> destination) =>
+        _chain?.CopyFromReadable(_offset, destination[..Math.Min(Length, destination.Length)]) ?? 0;
+
+    public Enumerator GetEnumerator() => new(_chain is null ? default : _chain.EnumerateReadable(_offset, Length));
+
+    /// <summary>The payload's pieces, read-only, in order.</summary>
+    public ref struct Enumerator
+    {
+        private GuestSpanEnumerator _inner;
+
+        internal Enumerator(GuestSpanEnumerator inner) => _inner = inner;
+
+        public readonly ReadOnlySpan<byte> Current => _inner.Current;
+
+        public bool MoveNext() => _inner.MoveNext();
+    }
+}
+
+/// <summary>What one <see cref="Forwarder.Forward"/> call did.</summary>
+public struct ForwardResult
+{
+    private DropCounts _drops;
+
+    /// <summary>Frames delivered.</summary>
+    public int Frames { get; internal set; }
+
+    /// <summary>Frame bytes delivered, without virtio-net headers.</summary>
+    public long Bytes { get; internal set; }
+
+    /// <summary>Destination chains refused (failed validation, readable buffers, or no room for the header) and returned empty.</summary>
+    public int BadDestinationChains { get; internal set; }
+
+    /// <summary>NEEDS_CSUM frames completed in software for a receiver without GUEST_CSUM.</summary>
+    public int ChecksumsComputed { get; internal set; }
+
+    /// <summary>
+    /// A frame is waiting for destination buffers (back-pressure): it stays held and goes first next call.
+    /// Enable notifications on the destination queue and wait for its kick.
+    /// </summary>
+    public bool DestinationFull { get; internal set; }
+
+    /// <summary>Used entries were published on the source queue and its driver wants an interrupt.</summary>
+    public bool NotifySource { get; internal set; }
+
+    /// <summary>Used entries were published on the destination queue and its driver wants an interrupt.</summary>
+    public bool NotifyDestination { get; internal set; }
+
+    public readonly int Dropped(DropReason reason) => _drops[(int)reason];
+
+    public readonly int TotalDropped
+    {
+        get
+        {
+            var total = 0;
+            for (var i = 1; i < DropCounts.Length; i++)
+            {
+                total += _drops[i];
+            }
+            return total;
+        }
+    }
+
+    internal void CountDrop(DropReason reason) => _drops[(int)reason]++;
+
+    [InlineArray(Length)]
+    private struct DropCounts
+    {
+        public const int Length = (int)DropReason.Discarded + 1;
+        private int _element;
+    }
+}
+
+/// <summary>Running totals of a forwarder, for counters. Written by the data thread only.</summary>
+public sealed class ForwarderTotals
+{
+    private readonly long[] _drops = new long[(int)DropReason.Discarded + 1];
+
+    public long Frames { get; private set; }
+
+    public long Bytes { get; private set; }
+
+    public long BadDestinationChains { get; private set; }
+
+    public long ChecksumsComputed { get; private set; }
+
+    public long Dropped(DropReason reason) => _drops[(int)reason];
+
+    internal void Add(in ForwardResult result)
+    {
+        Frames += result.Frames;
+        Bytes += result.Bytes;
+        BadDestinationChains += result.BadDestinationChains;
+        ChecksumsComputed += result.ChecksumsComputed;
+        for (var i = 1; i < _drops.Length; i++)
+        {
+            _drops[i] += result.Dropped((DropReason)i);
+        }
+    }
+}
+
+/// <summary>
+/// Moves frames from one device's TX queue (readable buffers: virtio-net header + frame) into another's
+/// RX queue, translating the header between the two sides' negotiated features. One direction of a relay;
+/// run on the data thread that owns both queues.
+/// </summary>
+/// <remarks>
+/// With MRG_RXBUF on the destination a frame fills as many RX chains as it needs and num_buffers says how
+/// many; without it the frame must fit one chain. Offloads pass through when the receiver negotiated them;
+/// a GSO frame it cannot take is dropped (software segmentation is not implemented), and a NEEDS_CSUM frame
+/// for a receiver without GUEST_CSUM gets its checksum computed here. When the destination has no buffers
+/// the frame stays held (back-pressure) rather than being dropped.
+/// </remarks>
+public sealed class Forwarder
+{
+    public const int EthernetHeaderLength = 14;
+
+    /// <summary>A 64 KiB GSO frame plus room for its Ethernet, VLAN and IP headers.</summary>
+    public const int DefaultMaxFrameLength = (64 * 1024) + 1024;
+
+    private readonly SplitVirtqueue _source;
+    private readonly SplitVirtqueue _destination;
+    private readonly ulong _destinationFeatures;
+    private readonly int _sourceHeaderLength;
+    private readonly int _destinationHeaderLength;
+    private readonly bool _mergeable;
+    private readonly int _maxFrameLength;
+    private readonly IFrameObserver? _observer;
+    private readonly DescriptorChain _tx = new();
+    // Destination chains popped and not yet used, in avail order; the objects are reused frame after frame.
+    private readonly List<DescriptorChain> _held = [];
+    private int _heldCount;
+    private long _heldCapacity;
+    private bool _pending;
+    // Payload bytes placed in each destination chain for the frame being delivered.
+    private int[] _placed = new int[8];
+
+    public Forwarder(SplitVirtqueue source, ulong sourceFeatures, SplitVirtqueue destination, ulong destinationFeatures,
+        IFrameObserver? observer = null, int maxFrameLength = DefaultMaxFrameLength)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(destination);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxFrameLength, EthernetHeaderLength);
+        _source = source;
+        _destination = destination;
+        _destinationFeatures = destinationFeatures;
+        _sourceHeaderLength = VirtioNetHeader.SizeFor(sourceFeatures);
+        _destinationHeaderLength = VirtioNetHeader.SizeFor(destinationFeatures);
+        _mergeable = VirtioFeatures.Has(destinationFeatures, VirtioFeatures.NetMrgRxbuf);
+        _maxFrameLength = maxFrameLength;
+        _observer = observer;
+    }
+
+    public SplitVirtqueue Source => _source;
+
+    public SplitVirtqueue Destination => _destination;
+
+    public ForwarderTotals Totals { get; } = new();
+
+    /// <summary>A source frame waits for destination buffers.</summary>
+    public bool HasPendingFrame => _pending;
+
+    /// <summary>Destination chains popped and held for the next frames.</summary>
+    public int HeldDestinationChains => _heldCount;
+
+    /// <summary>
+    /// Forwards up to <paramref name="maxFrames"/> frames (drops included), publishes the used entries of both
+    /// queues once at the end, and says which drivers want an interrupt.
+    /// </summary>
+    public ForwardResult Forward(int maxFrames)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxFrames);
+        var result = default(ForwardResult);
+        Span<byte> headerBytes = stackalloc byte[VirtioNetHeader.Size];
+        var sourceUsed = _source.LastUsedIdx;
+        var destinationUsed = _destination.LastUsedIdx;
+        // Bounds the work a driver posting only bad RX chains can make us do in one call.
+        var badChainBudget = _destination.Size;
+        for (var n = 0; n < maxFrames; n++)
+        {
+            if (!_pending)
+            {
+                var popped = _source.TryPop(_tx);
+                if (popped is PopResult.Empty or PopResult.AvailIndexOutOfRange)
+                {
+                    break;
+                }
+                if (popped != PopResult.Ok)
+                {
+                    result.CountDrop(DropReason.MalformedSourceChain);
+                    continue;
+                }
+                _pending = true;
+            }
+            var outcome = Inspect(headerBytes, out var header, out var delivered, out var payloadLength, out var computeChecksum);
+            if (outcome == DropReason.None)
+            {
+                var gathered = Gather(_destinationHeaderLength + payloadLength, ref result, ref badChainBudget);
+                if (gathered == Gathered.Full)
+                {
+                    result.DestinationFull = true;
+                    break;
+                }
+                if (gathered == Gathered.TooLarge)
+                {
+                    outcome = DropReason.FrameTooLarge;
+                }
+                else
+                {
+                    Deliver(delivered, payloadLength, computeChecksum, headerBytes);
+                    if (computeChecksum)
+                    {
+                        result.ChecksumsComputed++;
+                    }
+                }
+            }
+            // Before the TX chain goes back: after that the driver may reuse its buffers.
+            _observer?.OnFrame(in header, new FramePayload(_tx, _sourceHeaderLength, payloadLength), outcome);
+            _source.AddUsed(_tx.Head, 0);
+            _pending = false;
+            if (outcome == DropReason.None)
+            {
+                result.Frames++;
+                result.Bytes += payloadLength;
+            }
+            else
+            {
+                result.CountDrop(outcome);
+            }
+        }
+        _source.FlushUsed();
+        _destination.FlushUsed();
+        result.NotifySource = _source.LastUsedIdx != sourceUsed && _source.ShouldNotifyDriver();
+        result.NotifyDestination = _destination.LastUsedIdx != destinationUsed && _destination.ShouldNotifyDriver();
+        Totals.Add(result);
+        return result;
+    }
+
+    /// <summary>
+    /// Gives every held chain back to its driver before the rings stop (GET_VRING_BASE) or the memory table
+    /// changes: destination chains empty, a pending source frame dropped as <see cref="DropReason.Discarded"/>.
+    /// Returns which drivers want an interrupt, as <see cref="Forward"/> does.
+    /// </summary>
+    public ForwardResult ReturnHeld()
+    {
+        var result = default(ForwardResult);
+        var sourceUsed = _source.LastUsedIdx;
+        var destinationUsed = _destination.LastUsedIdx;
+        for (var i = 0; i < _heldCount; i++)
+        {
+            _destination.AddUsed(_held[i].Head, 0);
+        }
+        _heldCount = 0;
+        _heldCapacity = 0;
+        if (_pending)
+        {
+            Span<byte> headerBytes = stackalloc byte[VirtioNetHeader.Size];
+            Inspect(headerBytes, out var header, out _, out var payloadLength, out _);
+            _observer?.OnFrame(in header, new FramePayload(_tx, _sourceHeaderLength, payloadLength), DropReason.Discarded);
+            _source.AddUsed(_tx.Head, 0);
+            _pending = false;
+            result.CountDrop(DropReason.Discarded);
+        }
+        _source.FlushUsed();
+        _destination.FlushUsed();
+        result.NotifySource = _source.LastUsedIdx != sourceUsed && _source.ShouldNotifyDriver();
+        result.NotifyDestination = _destination.LastUsedIdx != destinationUsed && _destination.ShouldNotifyDriver();
+        Totals.Add(result);
+        return result;
+    }
+
+    /// <summary>Reads the source header once and decides what the destination may receive.</summary>
+    private DropReason Inspect(Span<byte> headerBytes, out VirtioNetHeader header, out VirtioNetHeader delivered,
+        out int payloadLength, out bool computeChecksum)
+    {
+        header = default;
+        delivered = default;
+        computeChecksum = false;
+        var readable = _tx.ReadableLength;
+        payloadLength = Math.Max(readable - _sourceHeaderLength, 0);
+        if (readable < _sourceHeaderLength + EthernetHeaderLength)
+        {
+            return DropReason.TruncatedFrame;
+        }
+        var bytes = headerBytes[.._sourceHeaderLength];
+        _tx.CopyFromReadable(0, bytes);
+        header = VirtioNetHeader.Read(bytes);
+        if (payloadLength > _maxFrameLength)
+        {
+            return DropReason.FrameTooLarge;
+        }
+        var guestCsum = Has(VirtioFeatures.NetGuestCsum);
+        if (header.GsoType != VirtioNetHeader.GsoNone)
+        {
+            var supported = (header.GsoType & ~VirtioNetHeader.GsoEcn) switch
+            {
+                VirtioNetHeader.GsoTcpV4 => Has(VirtioFeatures.NetGuestTso4),
+                VirtioNetHeader.GsoTcpV6 => Has(VirtioFeatures.NetGuestTso6),
+                VirtioNetHeader.GsoUdp => Has(VirtioFeatures.NetGuestUfo),
+                // The header does not say the IP version: ask for both rather than parse the frame.
+                VirtioNetHeader.GsoUdpL4 => Has(VirtioFeatures.NetGuestUso4) && Has(VirtioFeatures.NetGuestUso6),
+                _ => false,
+            };
+            // The receiver finishes checksums of the segments it builds, so GSO needs GUEST_CSUM too.
+            if (!supported || !guestCsum || ((header.GsoType & VirtioNetHeader.GsoEcn) != 0 && !Has(VirtioFeatures.NetGuestEcn)))
+            {
+                return DropReason.GsoNotSupported;
+            }
+        }
+        // Only the checksum flags mean something from device to driver; RSC_INFO and unknown bits are not ours to pass.
+        var flags = (byte)(header.Flags & (VirtioNetHeader.FlagNeedsCsum | VirtioNetHeader.FlagDataValid));
+        if ((flags & VirtioNetHeader.FlagNeedsCsum) != 0)
+        {
+            if (header.CsumStart + header.CsumOffset + 2 > payloadLength)
+            {
+                return DropReason.InvalidChecksumOffsets;
+            }
+            if (!guestCsum)
+            {
+                computeChecksum = true;
+                flags &= unchecked((byte)~VirtioNetHeader.FlagNeedsCsum);
+            }
+        }
+        if (!guestCsum)
+        {
+            flags &= unchecked((byte)~VirtioNetHeader.FlagDataValid);
+        }
+        delivered = header;
+        delivered.Flags = flags;
+        return DropReason.None;
+    }
+
+    private Gathered Gather(int needed, ref ForwardResult result, ref int budget)
+    {
+        while (_heldCapacity < needed)
+        {
+            // Without MRG_RXBUF the frame must fit in one chain; the chain stays held for a smaller frame.
+            if ((_heldCount > 0 && !_mergeable) || _heldCount >= _destination.Size || _heldCount >= ushort.MaxValue)
+            {
+                return Gathered.TooLarge;
+            }
+            if (_held.Count == _heldCount)
+            {
+                _held.Add(new DescriptorChain());
+            }
+            var chain = _held[_heldCount];
+            var popped = _destination.TryPop(chain);
+            if (popped is PopResult.Empty or PopResult.AvailIndexOutOfRange)
+            {
+                return Gathered.Full;
+            }
+            var usable = popped == PopResult.Ok && chain.ReadableLength == 0 && chain.WritableLength >= _destinationHeaderLength;
+            if (popped == PopResult.Ok && !usable)
+            {
+                // Valid as a chain, unusable for RX: give it back empty, as Linux vhost-net refuses it too.
+                _destination.AddUsed(chain.Head, 0);
+            }
+            if (!usable)
+            {
+                result.BadDestinationChains++;
+                if (--budget < 0)
+                {
+                    return Gathered.Full;
+                }
+                continue;
+            }
+            _heldCount++;
+            _heldCapacity += chain.WritableLength;
+        }
+        return Gathered.Ok;
+    }
+
+    private void Deliver(VirtioNetHeader header, int payloadLength, bool computeChecksum, Span<byte> headerBytes)
+    {
+        var chains = 0;
+        var sourceOffset = _sourceHeaderLength;
+        var remaining = payloadLength;
+        while ((remaining > 0 || chains == 0) && chains < _heldCount)
+        {
+            var chain = _held[chains];
+            var start = chains == 0 ? _destinationHeaderLength : 0;
+            var n = Math.Min(chain.WritableLength - start, remaining);
+            DescriptorChain.Copy(_tx, sourceOffset, chain, start, n);
+            if (chains == _placed.Length)
+            {
+                Array.Resize(ref _placed, chains * 2);
+            }
+            _placed[chains++] = n;
+            sourceOffset += n;
+            remaining -= n;
+        }
+        if (computeChecksum)
+        {
+            FillChecksum(header, chains);
+        }
+        header.NumBuffers = (ushort)chains;
+        var bytes = headerBytes[.._destinationHeaderLength];
+        header.Write(bytes);
+        _held[0].CopyToWritable(0, bytes);
+        for (var i = 0; i < chains; i++)
+        {
+            _destination.AddUsed(_held[i].Head, (uint)(_placed[i] + (i == 0 ? _destinationHeaderLength : 0)));
+            _heldCapacity -= _held[i].WritableLength;
+        }
+        // Rotate the used chain objects behind the ones still held, keeping the held ones in avail order.
+        for (var i = 0; i + chains < _heldCount; i++)
+        {
+            (_held[i], _held[i + chains]) = (_held[i + chains], _held[i]);
+        }
+        _heldCount -= chains;
+    }
+
+    /// <summary>
+    /// Completes a partial checksum in the destination copy (what the receiver will read): the sum from
+    /// csum_start to the end, seeded by the pseudo-header sum the sender left in the field.
+    /// </summary>
+    private void FillChecksum(VirtioNetHeader header, int chains)
+    {
+        ulong sum = 0;
+        var odd = false;
+        var skip = (int)header.CsumStart;
+        for (var i = 0; i < chains; i++)
+        {
+            var length = _placed[i];
+            if (skip >= length)
+            {
+                skip -= length;
+                continue;
+            }
+            var start = i == 0 ? _destinationHeaderLength : 0;
+            foreach (var piece in _held[i].EnumerateWritable(start + skip, length - skip))
+            {
+                sum = InternetChecksum.Add(sum, piece, ref odd);
+            }
+            skip = 0;
+        }
+        var value = InternetChecksum.Finish(sum);
+        var at = header.CsumStart + header.CsumOffset;
+        WritePayloadByte(chains, at, (byte)(value >> 8));
+        WritePayloadByte(chains, at + 1, (byte)value);
+    }
+
+    private void WritePayloadByte(int chains, int offset, byte value)
+    {
+        for (var i = 0; i < chains; i++)
+        {
+            if (offset < _placed[i])
+            {
+                _held[i].CopyToWritable(offset + (i == 0 ? _destinationHeaderLength : 0), [value]);
+                return;
+            }
+            offset -= _placed[i];
+        }
+    }
+
+    private bool Has(int bit) => VirtioFeatures.Has(_destinationFeatures, bit);
+
+    private enum Gathered
+    {
+        Ok,
+        Full,
+        TooLarge,
+    }
+}
