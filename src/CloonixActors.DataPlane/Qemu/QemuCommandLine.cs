@@ -6,6 +6,9 @@ public enum VmNicType
 {
     Vhost,
     Dpdk,
+
+    /// <summary>An s nic: vhost-user to the relay, which serves the socket; QEMU reconnects when the relay restarts.</summary>
+    Spyable,
 }
 
 /// <summary>One nic as QEMU builds it: a tap (v) or a vhost-user socket QEMU serves (d).</summary>
@@ -79,6 +82,11 @@ public static class QemuCommandLine
                     a.AddRange(["-netdev", $"vhost-user,id={id},chardev=c{nic.Index}"]);
                     // QEMU 7.2 under TCG crashes in msix_set_vector_notifiers when a vhost-user nic starts:
                     // vectors=0 makes the device use INTx instead of MSI-X.
+                    a.AddRange(["-device", $"virtio-net-pci,netdev={id},mac={nic.Mac}{(vm.Accel.Kind == AccelKind.Tcg ? ",vectors=0" : string.Empty)}"]);
+                    break;
+                case VmNicType.Spyable:
+                    a.AddRange(["-chardev", $"socket,id=c{nic.Index},path={nic.VhostSocket},reconnect=1"]);
+                    a.AddRange(["-netdev", $"vhost-user,id={id},chardev=c{nic.Index}"]);
                     a.AddRange(["-device", $"virtio-net-pci,netdev={id},mac={nic.Mac}{(vm.Accel.Kind == AccelKind.Tcg ? ",vectors=0" : string.Empty)}"]);
                     break;
             }
