@@ -17,7 +17,7 @@ public sealed class RelayEngine : IDisposable
 {
     private const int Batch = 64;
     private const int SpinsBeforeSleep = 2000;
-    private const int SleepMs = 50;
+    private const int SleepMs = 200;
 
     private readonly Side _node;
     private readonly Side _lan;
@@ -141,8 +141,8 @@ public sealed class RelayEngine : IDisposable
                 continue;
             }
 
-            Sleep();
-            idle = 0;
+            // Spin again only after a real wake-up; a timeout with nothing to do goes straight back to sleep.
+            idle = Sleep() ? 0 : SpinsBeforeSleep;
         }
     }
 
@@ -168,7 +168,8 @@ public sealed class RelayEngine : IDisposable
     }
 
     /// <summary>Asks the drivers to kick, checks once more for work (the race the kick would lose), then waits on the kicks.</summary>
-    private unsafe void Sleep()
+    /// <returns>True when a kick (or pending work) woke it, false on a plain timeout.</returns>
+    private unsafe bool Sleep()
     {
         Span<int> fds = stackalloc int[4];
         var n = 0;
@@ -178,25 +179,21 @@ public sealed class RelayEngine : IDisposable
             lock (_sync)
             {
                 var more = false;
-                foreach (var side in new[] { _node, _lan })
+                foreach (var (side, forwarder, other) in new[] { (_node, _nodeToLan, _lanToNode), (_lan, _lanToNode, _nodeToLan) })
                 {
-                    for (var q = 0; q < VhostUserBackend.QueueCount; q++)
+                    // A tx ring wakes us when its driver sends. An rx ring is nearly always full of empty
+                    // buffers: it only matters when a frame waits for room in it.
+                    more |= Arm(side, VhostUserBackend.TxQueue, fds, ref n);
+                    if (other?.HasPendingFrame == true)
                     {
-                        if (side.Queues[q] is { } queue)
-                        {
-                            more |= queue.EnableNotifications();
-                            if (side.States[q] is { KickFd: >= 0 } state)
-                            {
-                                fds[n++] = state.KickFd;
-                            }
-                        }
+                        more |= Arm(side, VhostUserBackend.RxQueue, fds, ref n);
                     }
                 }
 
                 if (more)
                 {
                     DisableAll();
-                    return;
+                    return true;
                 }
             }
         }
@@ -209,11 +206,13 @@ public sealed class RelayEngine : IDisposable
 
         // A short timeout also notices rings that appeared or moved while sleeping (their fds are new).
         _ = LibC.Poll(poll, (nuint)n, SleepMs);
+        var woken = false;
         for (var i = 0; i < n; i++)
         {
             if ((poll[i].Revents & 1) != 0)
             {
                 LibC.DrainEventFd(poll[i].Fd);
+                woken = true;
             }
         }
 
@@ -225,6 +224,24 @@ public sealed class RelayEngine : IDisposable
                 DisableAll();
             }
         }
+
+        return woken;
+    }
+
+    private static bool Arm(Side side, int q, Span<int> fds, ref int n)
+    {
+        if (side.Queues[q] is not { } queue)
+        {
+            return false;
+        }
+
+        var more = queue.EnableNotifications();
+        if (side.States[q] is { KickFd: >= 0 } state)
+        {
+            fds[n++] = state.KickFd;
+        }
+
+        return more;
     }
 
     private void DisableAll()
