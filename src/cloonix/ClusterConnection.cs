@@ -76,5 +76,12 @@ public sealed class ClusterConnection : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync() => await _system.Terminate().ConfigureAwait(false);
+    public async ValueTask DisposeAsync()
+    {
+        // The client's own output is written by now. Akka's shutdown may still log through its standard-out
+        // logger whatever the configured level; nothing of that belongs in a script's output.
+        await Console.Out.FlushAsync().ConfigureAwait(false);
+        Console.SetOut(TextWriter.Null);
+        await _system.Terminate().ConfigureAwait(false);
+    }
 }
