@@ -18,6 +18,7 @@ packages=(
   tshark tcpdump       # reading captures back
   mininet              # the peer the deploy benchmark compares against
   qemu-system-x86 qemu-utils   # VMs (TCG where KVM does not really work)
+  postgresql           # the multi-host journal; tests run cloonixd against a real server
   procps psmisc sqlite3
 )
 
@@ -44,6 +45,21 @@ fi
 if ! command -v dotnet >/dev/null; then
   echo "setup: the .NET SDK (dotnet) is not on PATH" >&2
   exit 1
+fi
+
+# PostgreSQL for the tests (and for several hosts on one machine): the Debian cluster, started without
+# systemd, with a role and database "cloonix" that only local TCP connections reach.
+if command -v pg_lsclusters >/dev/null; then
+  if [ -z "$(pg_lsclusters --no-header)" ]; then
+    pg_createcluster "$(ls /usr/lib/postgresql | sort -V | tail -n 1)" main >&2
+  fi
+  read -r pg_version pg_cluster _ < <(pg_lsclusters --no-header | head -n 1) || true
+  if [ -n "${pg_version:-}" ]; then
+    pg_ctlcluster "$pg_version" "$pg_cluster" status >/dev/null 2>&1 || pg_ctlcluster "$pg_version" "$pg_cluster" start
+    runuser -u postgres -- psql -q -v ON_ERROR_STOP=1 -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cloonix') THEN CREATE ROLE cloonix LOGIN PASSWORD 'cloonix'; END IF; END \$\$;" >&2
+    runuser -u postgres -- psql -tAc "SELECT 1 FROM pg_database WHERE datname = 'cloonix'" | grep -q 1 \
+      || runuser -u postgres -- createdb -O cloonix cloonix >&2
+  fi
 fi
 
 echo "setup: building" >&2

@@ -23,7 +23,31 @@ public sealed record CloonixHostOptions
     /// <summary>An extra HOCON file layered over the project's hocon/ files.</summary>
     public string? ConfigFile { get; init; }
 
+    /// <summary>"sqlite" (a file in the state dir, the single-host default) or "postgresql" (several hosts).</summary>
+    public string Persistence { get; init; } = "sqlite";
+
+    /// <summary>The PostgreSQL connection string (Npgsql keywords); unused with SQLite.</summary>
+    public string? ConnectionString { get; init; }
+
     public string JournalFile => Path.Combine(StateDir, "journal.db");
+
+    public string JournalConnectionString => Persistence == "postgresql" ? ConnectionString! : $"Data Source={JournalFile}";
+
+    /// <summary>What `status` shows: the SQLite file, or the PostgreSQL server and database without the password.</summary>
+    public string PersistenceDescription
+    {
+        get
+        {
+            if (Persistence != "postgresql")
+            {
+                return $"sqlite {JournalFile}";
+            }
+
+            var csb = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = ConnectionString };
+            string Part(string key) => csb.TryGetValue(key, out var v) ? v?.ToString() ?? "?" : "?";
+            return $"postgresql {Part("Host")}:{(csb.ContainsKey("Port") ? Part("Port") : "5432")}/{Part("Database")}";
+        }
+    }
 
     public string LogFile => Path.Combine(StateDir, "cloonixd.log");
 
@@ -43,6 +67,21 @@ public sealed record CloonixHostOptions
         if (Names.Problem(HostName, "host") is { } p)
         {
             return p;
+        }
+
+        if (Persistence is not ("sqlite" or "postgresql"))
+        {
+            return $"persistence '{Names.Printable(Persistence)}' is not sqlite or postgresql";
+        }
+
+        if (Persistence == "postgresql" && string.IsNullOrWhiteSpace(ConnectionString))
+        {
+            return "postgresql persistence needs --connection-string (or CLOONIX_DB)";
+        }
+
+        if (ConnectionString is { } cs && cs.Contains('"', StringComparison.Ordinal))
+        {
+            return "the connection string must not contain '\"'";
         }
 
         if (BindPort is < 1 or > 65535)

@@ -31,7 +31,7 @@ public static class HostingExtensions
         var hostSettings = new HostSettings(
             options.HostName,
             options.StateDir,
-            $"sqlite {options.JournalFile}",
+            options.PersistenceDescription,
             config.GetInt("cloonix.snapshot-every", 100),
             config.GetTimeSpan("cloonix.command-timeout", TimeSpan.FromSeconds(60)));
         var selfAddress = $"akka.tcp://{CloonixHostOptions.SystemName}@{options.BindHost}:{options.BindPort}";
@@ -111,15 +111,15 @@ public static class HostingExtensions
             cloonix.host-name = "{{options.HostName}}"
             cloonix.log-file = "{{options.LogFile}}"
             cloonix.state-dir = "{{options.StateDir}}"
-            akka.persistence.journal.sql.connection-string = "Data Source={{options.JournalFile}}"
-            akka.persistence.snapshot-store.sql.connection-string = "Data Source={{options.JournalFile}}"
+            akka.persistence.journal.sql.connection-string = "{{options.JournalConnectionString}}"
+            akka.persistence.snapshot-store.sql.connection-string = "{{options.JournalConnectionString}}"
             """);
         if (options.ConfigFile is { } file)
         {
             config = config.WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(file)));
         }
 
-        foreach (var name in new[] { "persistence-sqlite.conf", "cluster.conf", "base.conf" })
+        foreach (var name in new[] { $"persistence-{options.Persistence}.conf", "cluster.conf", "base.conf" })
         {
             config = config.WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(dir, name))));
         }

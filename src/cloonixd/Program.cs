@@ -35,7 +35,17 @@ public static class Program
             Description = "this host's name in the cluster (env CLOONIX_HOST_NAME); default: the machine's host name",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("CLOONIX_HOST_NAME") ?? CloonixHostOptions.DefaultHostName(),
         };
-        var root = new RootCommand("cloonixd: the CloonixActors host daemon") { stateDir, config, bind, seeds, name };
+        var persistence = new Option<string>("--persistence")
+        {
+            Description = "sqlite (a file in the state dir, the default) or postgresql (several hosts) (env CLOONIX_PERSISTENCE)",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("CLOONIX_PERSISTENCE") ?? "sqlite",
+        };
+        var connection = new Option<string?>("--connection-string")
+        {
+            Description = "PostgreSQL connection string, e.g. Host=db;Database=cloonix;Username=cloonix;Password=... (env CLOONIX_DB)",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("CLOONIX_DB"),
+        };
+        var root = new RootCommand("cloonixd: the CloonixActors host daemon") { stateDir, config, bind, seeds, name, persistence, connection };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -66,6 +76,8 @@ public static class Program
             BindPort = endpoint.Port,
             Seeds = parsed.GetValue(seeds) ?? [],
             ConfigFile = parsed.GetValue(config),
+            Persistence = parsed.GetValue(persistence)!,
+            ConnectionString = parsed.GetValue(connection),
         };
         if (options.Problem() is { } problem)
         {

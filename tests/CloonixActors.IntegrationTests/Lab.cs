@@ -29,8 +29,10 @@ public sealed class Lab : IDisposable
     private Process? _daemon;
 
     /// <param name="hocon">Extra daemon configuration (passed with --config), e.g. "cloonix.dpdk = off".</param>
-    public Lab(string? hocon = null)
+    /// <param name="daemonArgs">Extra cloonixd flags, e.g. the PostgreSQL persistence.</param>
+    public Lab(string? hocon = null, IReadOnlyList<string>? daemonArgs = null)
     {
+        DaemonArgs = daemonArgs ?? [];
         Host = "it" + Guid.NewGuid().ToString("N")[..8];
         StateDir = Path.Combine(Path.GetTempPath(), "cloonix-it", Host);
         Port = FreePort();
@@ -43,6 +45,8 @@ public sealed class Lab : IDisposable
     }
 
     public string? ConfigFile { get; }
+
+    public IReadOnlyList<string> DaemonArgs { get; }
 
     public string Host { get; }
 
@@ -69,7 +73,7 @@ public sealed class Lab : IDisposable
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        foreach (var a in new[] { "--state-dir", StateDir, "--name", Host, "--bind", $"127.0.0.1:{Port}" }.Concat(ConfigFile is null ? [] : ["--config", ConfigFile]))
+        foreach (var a in new[] { "--state-dir", StateDir, "--name", Host, "--bind", $"127.0.0.1:{Port}" }.Concat(ConfigFile is null ? [] : ["--config", ConfigFile]).Concat(DaemonArgs))
         {
             psi.ArgumentList.Add(a);
         }
