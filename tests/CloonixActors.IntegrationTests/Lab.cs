@@ -30,12 +30,15 @@ public sealed class Lab : IDisposable
 
     /// <param name="hocon">Extra daemon configuration (passed with --config), e.g. "cloonix.dpdk = off".</param>
     /// <param name="daemonArgs">Extra cloonixd flags, e.g. the PostgreSQL persistence.</param>
-    public Lab(string? hocon = null, IReadOnlyList<string>? daemonArgs = null)
+    /// <param name="hostNamespace">Run the daemon and the client inside this network namespace (a test host), bound to <paramref name="address"/>.</param>
+    public Lab(string? hocon = null, IReadOnlyList<string>? daemonArgs = null, string? hostNamespace = null, string address = "127.0.0.1", int? port = null)
     {
         DaemonArgs = daemonArgs ?? [];
+        HostNamespace = hostNamespace;
+        Address = address;
         Host = "it" + Guid.NewGuid().ToString("N")[..8];
         StateDir = Path.Combine(Path.GetTempPath(), "cloonix-it", Host);
-        Port = FreePort();
+        Port = port ?? FreePort();
         Directory.CreateDirectory(StateDir);
         if (hocon is not null)
         {
@@ -47,6 +50,16 @@ public sealed class Lab : IDisposable
     public string? ConfigFile { get; }
 
     public IReadOnlyList<string> DaemonArgs { get; }
+
+    public string? HostNamespace { get; }
+
+    public string Address { get; }
+
+    public string Endpoint => $"{Address}:{Port}";
+
+    /// <summary>A program and its arguments, run inside the test host's namespace when there is one.</summary>
+    private (string Program, IEnumerable<string> Args) InHost(string program, IEnumerable<string> args) =>
+        HostNamespace is null ? (program, args) : ("ip", ["netns", "exec", HostNamespace, program, .. args]);
 
     public string Host { get; }
 
@@ -67,13 +80,14 @@ public sealed class Lab : IDisposable
     /// <summary>Starts cloonixd and waits until it answers `status`.</summary>
     public Lab Start()
     {
-        var psi = new ProcessStartInfo(DaemonPath)
+        var (program, daemonArgs) = InHost(DaemonPath, new[] { "--state-dir", StateDir, "--name", Host, "--bind", Endpoint }.Concat(ConfigFile is null ? [] : ["--config", ConfigFile]).Concat(DaemonArgs));
+        var psi = new ProcessStartInfo(program)
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        foreach (var a in new[] { "--state-dir", StateDir, "--name", Host, "--bind", $"127.0.0.1:{Port}" }.Concat(ConfigFile is null ? [] : ["--config", ConfigFile]).Concat(DaemonArgs))
+        foreach (var a in daemonArgs)
         {
             psi.ArgumentList.Add(a);
         }
@@ -92,7 +106,7 @@ public sealed class Lab : IDisposable
 
     public CliResult Cli(string[] args, string? secretFile)
     {
-        var all = new List<string> { "--contact", $"127.0.0.1:{Port}" };
+        var all = new List<string> { "--contact", Endpoint };
         if (secretFile is null)
         {
             all.AddRange(["--state-dir", StateDir]);
@@ -102,7 +116,8 @@ public sealed class Lab : IDisposable
             all.AddRange(["--secret-file", secretFile]);
         }
 
-        return Run(CliPath, [.. all, .. args]);
+        var (program, cliArgs) = InHost(CliPath, [.. all, .. args]);
+        return Run(program, cliArgs);
     }
 
     /// <summary>Runs a cloonix command that must succeed, and returns its stdout.</summary>
