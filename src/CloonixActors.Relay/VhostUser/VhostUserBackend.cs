@@ -718,41 +718,10 @@ public sealed class VhostUserBackend : IDisposable
                 }
 
             case VhostUserRequest.SetVringKick:
-                {
-                    var file = VhostUserCodec.ReadVringFile(payload);
-                    var q = Queue(file.Index);
-                    var fd = TakeRingFd(message, file);
-                    var old = q.KickFd;
-                    q.KickFd = fd;
-                    q.KickSet = true;
-                    summary = $"index={file.Index} " + (file.NoFd ? "polling" : $"fd={fd}") + UpdateQueue(q.Index, QueueStopReason.Reconfigured);
-                    LibC.CloseFd(old);
-                    return 0;
-                }
-
             case VhostUserRequest.SetVringCall:
-                {
-                    var file = VhostUserCodec.ReadVringFile(payload);
-                    var q = Queue(file.Index);
-                    var fd = TakeRingFd(message, file);
-                    var old = q.CallFd;
-                    q.CallFd = fd;
-                    summary = $"index={file.Index} " + (file.NoFd ? "no fd" : $"fd={fd}") + UpdateQueue(q.Index, QueueStopReason.Reconfigured);
-                    LibC.CloseFd(old);
-                    return 0;
-                }
-
             case VhostUserRequest.SetVringErr:
-                {
-                    var file = VhostUserCodec.ReadVringFile(payload);
-                    var q = Queue(file.Index);
-                    var fd = TakeRingFd(message, file);
-                    var old = q.ErrFd;
-                    q.ErrFd = fd;
-                    summary = $"index={file.Index} " + (file.NoFd ? "no fd" : $"fd={fd}") + UpdateQueue(q.Index, QueueStopReason.Reconfigured);
-                    LibC.CloseFd(old);
-                    return 0;
-                }
+                summary = ReplaceRingFd(message, request);
+                return 0;
 
             case VhostUserRequest.SetVringEnable:
                 {
@@ -866,6 +835,36 @@ public sealed class VhostUserBackend : IDisposable
     }
 
     /// <summary>The descriptor of SET_VRING_KICK/CALL/ERR, taken from the message, or -1 with the no-fd flag.</summary>
+    /// <summary>SET_VRING_KICK, _CALL or _ERR: the ring takes the new fd, restarts, and the old fd is closed.</summary>
+    private string ReplaceRingFd(VhostUserMessage message, VhostUserRequest request)
+    {
+        var file = VhostUserCodec.ReadVringFile(message.Payload);
+        var q = Queue(file.Index);
+        var fd = TakeRingFd(message, file);
+        int old;
+        switch (request)
+        {
+            case VhostUserRequest.SetVringKick:
+                old = q.KickFd;
+                q.KickFd = fd;
+                q.KickSet = true;
+                break;
+            case VhostUserRequest.SetVringCall:
+                old = q.CallFd;
+                q.CallFd = fd;
+                break;
+            default:
+                old = q.ErrFd;
+                q.ErrFd = fd;
+                break;
+        }
+
+        var what = file.NoFd ? (request == VhostUserRequest.SetVringKick ? "polling" : "no fd") : $"fd={fd}";
+        var summary = $"index={file.Index} {what}" + UpdateQueue(q.Index, QueueStopReason.Reconfigured);
+        LibC.CloseFd(old);
+        return summary;
+    }
+
     private static int TakeRingFd(VhostUserMessage message, VringFile file)
     {
         if (file.NoFd)
