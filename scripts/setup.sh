@@ -13,6 +13,7 @@ fi
 packages=(
   openvswitch-switch   # ovsdb-server, ovs-vswitchd, ovs-vsctl (cloonixd runs its own private instance)
   openvswitch-switch-dpdk librte-mempool-ring23 librte-net-virtio23 librte-net-vhost23   # d nics (OVS-DPDK and its driver plugins)
+  dpdk-dev             # dpdk-testpmd: the packet generator and the reference forwarder of the relay benchmark
   iproute2 ethtool     # namespaces, veths, offloads
   iputils-ping iperf3  # traffic checks in tests and the demo
   tshark tcpdump       # reading captures back

@@ -6,9 +6,19 @@ using CloonixActors.DataPlane.Qemu;
 using CloonixActors.Relay.Engine;
 using CloonixActors.Relay.VhostUser;
 
-// Two tiny TCG guests joined by the relay (an s nic's path without OVS), then two joined by QEMU's own
-// socket netdev (no relay, no offloads) as the baseline; iperf3 TCP between each pair, and the relay
-// process's CPU while idle. Usage: RelayBench [seconds]
+// RelayBench [seconds]: two tiny TCG guests joined by the relay (an s nic's path without OVS), then two
+// joined by QEMU's own socket netdev (no relay, no offloads) as the baseline; iperf3 TCP between each pair,
+// and the relay process's CPU while idle.
+// RelayBench pps [seconds [rounds [frame...]]]: packets/s through the relay beside dpdk-testpmd's io
+// forwarding, and the relay's idle CPU (see PacketRate).
+if (args is ["pps", ..])
+{
+    int Arg(int i, int otherwise) => args.Length > i ? int.Parse(args[i], CultureInfo.InvariantCulture) : otherwise;
+    var frames = args.Skip(3).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToList();
+    await PacketRate.RunAsync(Arg(1, 5), Arg(2, 3), frames.Count > 0 ? frames : [64, 1518]);
+    return;
+}
+
 var seconds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 5;
 var dir = Directory.CreateTempSubdirectory("cloonix-relaybench-").FullName;
 var qemus = new List<Process>();
@@ -33,12 +43,7 @@ try
     var baseline = await Iperf("b1", "b2", "198.18.41.2");
 
     // Idle: no guest sends; the relay thread should be asleep on its kick eventfds.
-    var me = Process.GetCurrentProcess();
-    var cpu0 = me.TotalProcessorTime;
-    var wall = Stopwatch.StartNew();
-    await Task.Delay(TimeSpan.FromSeconds(seconds));
-    me.Refresh();
-    var idleCpu = (me.TotalProcessorTime - cpu0).TotalSeconds / wall.Elapsed.TotalSeconds * 100;
+    var idleCpu = await IdleCpu.MeasureAsync(TimeSpan.FromSeconds(seconds));
     var c = relay.Counters.Snapshot();
 
     Console.WriteLine($"relay benchmark: iperf3 TCP {seconds} s between two TCG guests, {Environment.ProcessorCount} cores");

@@ -17,4 +17,7 @@ public static class VmPaths
 
     /// <summary>The vhost-user socket QEMU serves for d nic <paramref name="nic"/>; OVS connects to it.</summary>
     public static string VhostSocket(string stateDir, string vm, int nic) => Path.Combine(Dir(stateDir, vm), $"d{nic}.sock");
+
+    /// <summary>The relay's socket for s nic <paramref name="nic"/> on the VM's side: the relay serves it, QEMU connects.</summary>
+    public static string SpyNodeSocket(string stateDir, string vm, int nic) => Path.Combine(Dir(stateDir, vm), $"s{nic}-node.sock");
 }

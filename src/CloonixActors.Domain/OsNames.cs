@@ -30,6 +30,12 @@ public static class OsNames
     /// <summary>The OVS port (dpdkvhostuserclient) of a VM's d nic.</summary>
     public static string VmVhostPort(int nodeId, int nic) => $"{Prefix}{nodeId}d{nic}";
 
+    /// <summary>
+    /// The tap on the lan bridge that an s nic's relay reads and writes (made by the relay inside the switch
+    /// namespace; it lives as long as the relay).
+    /// </summary>
+    public static string SpyPort(int nodeId, int nic) => $"{Prefix}{nodeId}s{nic}";
+
     /// <summary>The nic as the container sees it.</summary>
     public static string GuestIf(int nic) => $"eth{nic}";
 

@@ -50,9 +50,38 @@ public static class NicKinds
 }
 
 /// <summary>What this host can offer, read by the host agent; Decide checks VM specs against it.</summary>
-public sealed record HostFacts(long RamMb, int Cpus, bool Dpdk, string DpdkWhyNot, bool Spyable = false)
+/// <remarks>s nics need OVS-DPDK too: the relay's lan side is a net_virtio_user port of the DPDK switch.</remarks>
+public sealed record HostFacts(long RamMb, int Cpus, bool Dpdk, string DpdkWhyNot)
 {
-    public static readonly HostFacts Unlimited = new(long.MaxValue, int.MaxValue, true, string.Empty, true);
+    public static readonly HostFacts Unlimited = new(long.MaxValue, int.MaxValue, true, string.Empty);
+}
+
+/// <summary>
+/// What an s nic's relay does to the frames of one direction: added delay and jitter (ms), random loss (%),
+/// a rate cap (Mbit/s, 0 = none).
+/// </summary>
+public sealed record ImpairmentSpec(double DelayMs, double JitterMs, double LossPercent, double RateMbit)
+{
+    public static readonly ImpairmentSpec None = new(0, 0, 0, 0);
+
+    public bool IsNone => DelayMs == 0 && JitterMs == 0 && LossPercent == 0 && RateMbit == 0;
+
+    /// <summary>Null when usable, else the one line a user needs.</summary>
+    public string? Problem() =>
+        !double.IsFinite(DelayMs) || DelayMs is < 0 or > 60_000 ? $"--delay {DelayMs} ms is outside 0 to 60000"
+        : !double.IsFinite(JitterMs) || JitterMs < 0 || JitterMs > DelayMs ? $"--jitter {JitterMs} ms must be between 0 and the delay ({DelayMs} ms)"
+        : !double.IsFinite(LossPercent) || LossPercent is < 0 or > 100 ? $"--loss {LossPercent} % is outside 0 to 100"
+        : !double.IsFinite(RateMbit) || RateMbit is < 0 or > 400_000 ? $"--rate {RateMbit} Mbit/s is outside 0 (no cap) to 400000"
+        : null;
+
+    public override string ToString() =>
+        IsNone ? "none" : string.Join(' ', new[]
+        {
+            DelayMs > 0 ? FormattableString.Invariant($"delay {DelayMs} ms") : null,
+            JitterMs > 0 ? FormattableString.Invariant($"jitter {JitterMs} ms") : null,
+            LossPercent > 0 ? FormattableString.Invariant($"loss {LossPercent} %") : null,
+            RateMbit > 0 ? FormattableString.Invariant($"rate {RateMbit} Mbit/s") : null,
+        }.OfType<string>());
 }
 
 /// <summary>One nic of one node, the key of an endpoint.</summary>
@@ -96,6 +125,18 @@ public sealed record Topology(
         return byNode != 0 ? byNode : a.Nic.CompareTo(b.Nic);
     }
 
+    /// <summary>Impairments of s nics by (nic, direction "in" or "out"); absent means none.</summary>
+    public ImmutableSortedDictionary<(NicRef Nic, string Direction), ImpairmentSpec> Impairments { get; init; } =
+        ImmutableSortedDictionary.Create<(NicRef Nic, string Direction), ImpairmentSpec>(Comparer<(NicRef Nic, string Direction)>.Create(CompareImpairment));
+
+    private static int CompareImpairment((NicRef Nic, string Direction) a, (NicRef Nic, string Direction) b)
+    {
+        var byNic = CompareNic(a.Nic, b.Nic);
+        return byNic != 0 ? byNic : string.CompareOrdinal(a.Direction, b.Direction);
+    }
+
+    public ImpairmentSpec ImpairmentOf(NicRef nic, string direction) => Impairments.GetValueOrDefault((nic, direction), ImpairmentSpec.None);
+
     public bool NameTaken(string name) => Lans.ContainsKey(name) || Nodes.ContainsKey(name);
 
     public IEnumerable<NicRef> MembersOf(string lan) =>
@@ -116,6 +157,7 @@ public sealed record Topology(
         DisconnectNic c => DecideDisconnect(c),
         PurgeAll => DecidePurge(),
         DeployTopology c => DecideDeploy(c),
+        ImpairNic c => DecideImpair(c),
         _ => Decision.Reject(ErrorCode.InvalidArgument, $"unknown command {command.GetType().Name}"),
     };
 
@@ -164,14 +206,9 @@ public sealed record Topology(
         }
 
         var types = string.Concat(letters);
-        if (types.Contains('d', StringComparison.Ordinal) && !facts.Dpdk)
+        if ((types.Contains('d', StringComparison.Ordinal) || types.Contains('s', StringComparison.Ordinal)) && !facts.Dpdk)
         {
-            return Decision.Reject(ErrorCode.Unavailable, $"this host cannot run d nics: {facts.DpdkWhyNot}");
-        }
-
-        if (types.Contains('s', StringComparison.Ordinal) && !facts.Spyable)
-        {
-            return Decision.Reject(ErrorCode.Unavailable, "s (spyable) nics need the relay, which this version does not have yet; use d or v");
+            return Decision.Reject(ErrorCode.Unavailable, $"this host cannot run d or s nics: {facts.DpdkWhyNot}");
         }
 
         if (c.RamMb < 64 || c.RamMb > Math.Min(facts.RamMb, MaxVmRamMb))
@@ -291,6 +328,34 @@ public sealed record Topology(
             : Decision.Accept([.. events]);
     }
 
+    private Decision DecideImpair(ImpairNic c)
+    {
+        if (CheckNic(c.Node, c.Nic) is { } nicProblem)
+        {
+            return nicProblem;
+        }
+
+        var kind = Nodes[c.Node].KindOf(c.Nic);
+        if (kind != NicKind.Spyable)
+        {
+            return Decision.Reject(ErrorCode.InvalidArgument, $"nic {new NicRef(c.Node, c.Nic)} is a {NicKinds.Name(kind)} nic: only s (spyable) nics pass the relay that impairs");
+        }
+
+        if (!ImpairDirections.IsValid(c.Direction))
+        {
+            return Decision.Reject(ErrorCode.InvalidArgument, $"--dir '{Names.Printable(c.Direction ?? string.Empty)}' must be in, out or both");
+        }
+
+        var spec = new ImpairmentSpec(c.DelayMs, c.JitterMs, c.LossPercent, c.RateMbit);
+        if (spec.Problem() is { } problem)
+        {
+            return Decision.Reject(ErrorCode.InvalidArgument, problem);
+        }
+
+        var directions = c.Direction == ImpairDirections.Both ? new[] { ImpairDirections.In, ImpairDirections.Out } : [c.Direction];
+        return Decision.Accept([.. directions.Select(d => (ITopologyEvent)new NicImpaired(c.Node, c.Nic, d, c.DelayMs, c.JitterMs, c.LossPercent, c.RateMbit))]);
+    }
+
     private Decision DecidePurge()
     {
         var events = Endpoints.Select(e => (ITopologyEvent)new NicDisconnected(e.Key.Node, e.Key.Nic, e.Value))
@@ -332,7 +397,14 @@ public sealed record Topology(
             Nodes = Nodes.Add(a.Name, new NodeSpec(a.Name, a.Id, NodeKind.Vm, a.NicTypes.Length, a.NicTypes, new VmSpec(a.RamMb, a.Cpus, a.Image))),
             NextId = Math.Max(NextId, a.Id + 1),
         },
-        NodeRemoved r => this with { Nodes = Nodes.Remove(r.Name) },
+        NodeRemoved r => this with
+        {
+            Nodes = Nodes.Remove(r.Name),
+            Impairments = Impairments.RemoveRange(Impairments.Keys.Where(k => k.Nic.Node == r.Name)),
+        },
+        NicImpaired i => new ImpairmentSpec(i.DelayMs, i.JitterMs, i.LossPercent, i.RateMbit) is { IsNone: true }
+            ? this with { Impairments = Impairments.Remove((new NicRef(i.Node, i.Nic), i.Direction)) }
+            : this with { Impairments = Impairments.SetItem((new NicRef(i.Node, i.Nic), i.Direction), new ImpairmentSpec(i.DelayMs, i.JitterMs, i.LossPercent, i.RateMbit)) },
         NicConnected c => this with { Endpoints = Endpoints.SetItem(new NicRef(c.Node, c.Nic), c.Lan) },
         NicDisconnected d => this with { Endpoints = Endpoints.Remove(new NicRef(d.Node, d.Nic)) },
         _ => throw new ArgumentException($"unknown event {e.GetType().Name}", nameof(e)),
@@ -348,6 +420,7 @@ public sealed record Topology(
                 ? (ITopologyEvent)new VmAdded(n.Name, n.Id, n.NicTypes, vm.RamMb, vm.Cpus, vm.Image)
                 : new ContainerAdded(n.Name, n.Id, n.Nics)),
             .. Endpoints.Select(e => (ITopologyEvent)new NicConnected(e.Key.Node, e.Key.Nic, e.Value)),
+            .. Impairments.Select(i => (ITopologyEvent)new NicImpaired(i.Key.Nic.Node, i.Key.Nic.Nic, i.Key.Direction, i.Value.DelayMs, i.Value.JitterMs, i.Value.LossPercent, i.Value.RateMbit)),
         ]);
 
     public static Topology FromSnapshot(LabSnapshot s) => (Empty with { NextId = s.NextId }).ApplyAll(s.Events);

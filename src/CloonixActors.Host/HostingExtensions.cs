@@ -10,6 +10,9 @@ using Akka.Remote.Hosting;
 using CloonixActors.DataPlane;
 using CloonixActors.DataPlane.Qemu;
 using CloonixActors.Host.Actors;
+using CloonixActors.Relay.Engine;
+using CloonixActors.Relay.Tap;
+using CloonixActors.Relay.VhostUser;
 
 namespace CloonixActors.Host;
 
@@ -33,7 +36,8 @@ public static class HostingExtensions
             options.StateDir,
             options.PersistenceDescription,
             config.GetInt("cloonix.snapshot-every", 100),
-            config.GetTimeSpan("cloonix.command-timeout", TimeSpan.FromSeconds(60)));
+            config.GetTimeSpan("cloonix.command-timeout", TimeSpan.FromSeconds(60)),
+            config.GetString("cloonix.fault-injection", "off") == "on");
         var selfAddress = $"akka.tcp://{CloonixHostOptions.SystemName}@{options.BindHost}:{options.BindPort}";
         var seeds = options.Seeds.Count == 0
             ? [selfAddress]
@@ -61,7 +65,7 @@ public static class HostingExtensions
                     OvsActorProps(paths, datapath, config.GetString("cloonix.dpdk", "auto")),
                     datapath,
                     new LinuxVmPlane(options.StateDir, paths.SwitchNamespace, accel),
-                    new VmEnvironment(options.StateDir, config.GetString("cloonix.images-dir", "/var/lib/cloonix/images"), File.Exists("/dev/vhost-net")),
+                    new VmEnvironment(options.StateDir, config.GetString("cloonix.images-dir", "/var/lib/cloonix/images"), File.Exists("/dev/vhost-net")) { HostName = options.HostName, Relays = SpyRelays(paths.SwitchNamespace) },
                     HostFactsReader.Read());
                 // A failed persist stops the agent: restart it with back-off; it recovers from the journal.
                 var supervisor = system.ActorOf(
@@ -92,6 +96,25 @@ public static class HostingExtensions
                 });
             });
     }
+
+    /// <summary>
+    /// An s nic's relay: QEMU connects to the node-side vhost-user socket, the lan side is a tap the relay
+    /// makes in the switch namespace (OVS 3.1 gives a net_virtio_user port no checksum or TSO offload and
+    /// drops what needs them; a tap keeps both).
+    /// </summary>
+    private static RelayFactory SpyRelays(string switchNamespace) => (name, nodeSocket, lanTap) =>
+    {
+        var tap = TapDevice.Create(lanTap, Path.Combine("/var/run/netns", switchNamespace));
+        try
+        {
+            return new RelayEngine(new VhostUserBackendOptions { SocketPath = nodeSocket, Name = $"{name} node" }, tap);
+        }
+        catch
+        {
+            tap.Dispose();
+            throw;
+        }
+    };
 
     /// <summary>The DPDK build of the switch where the host can run it (d nics), with the plain build as fallback.</summary>
     private static Props OvsActorProps(OvsPaths paths, string datapath, string dpdkMode)

@@ -33,3 +33,9 @@ public sealed record TopologySnapshot(
     LanAdded[] Lans,
     ContainerAdded[] Containers,
     NicConnected[] Endpoints) : ICloonixMessage;
+
+/// <summary>
+/// The impairment of one direction ("in" or "out") of an s nic; all zero removes it. Delay and jitter in
+/// milliseconds, loss in percent, rate in Mbit/s (0 = no cap).
+/// </summary>
+public sealed record NicImpaired(string Node, int Nic, string Direction, double DelayMs, double JitterMs, double LossPercent, double RateMbit) : ITopologyEvent;

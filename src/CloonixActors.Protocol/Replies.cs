@@ -23,7 +23,8 @@ public sealed record ExecResult(int ExitCode, string Stdout, string Stderr, bool
 
 public sealed record LanView(string Name, string Host, string Bridge, string[] Members) : ICloonixMessage;
 
-public sealed record NicView(int Index, string Kind, string? Lan, string HostInterface) : ICloonixMessage;
+/// <summary>One nic in a listing; <paramref name="Impairment"/> describes an s nic's impairment, null when none.</summary>
+public sealed record NicView(int Index, string Kind, string? Lan, string HostInterface, string? Impairment = null) : ICloonixMessage;
 
 public sealed record NodeView(string Name, string Kind, string Host, string Namespace, NicView[] Nics) : ICloonixMessage;
 

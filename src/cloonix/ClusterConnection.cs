@@ -64,6 +64,9 @@ public sealed class ClusterConnection : IAsyncDisposable
         return new ClusterConnection(system, client, secret);
     }
 
+    /// <summary>The client's own ActorSystem: streams make their receivers in it.</summary>
+    public ActorSystem System => _system;
+
     public async Task<IClientReply> AskAsync(IClientCommand command, TimeSpan timeout)
     {
         try

@@ -53,8 +53,8 @@ public static class Output
     public static string Listing(TopologyListing l)
     {
         var sb = new StringBuilder();
-        var nodeRows = l.Nodes.SelectMany(n => n.Nics.Select(nic => new[] { n.Name, n.Kind, n.Host, $"eth{nic.Index}", nic.Kind, nic.Lan ?? "-", nic.HostInterface }));
-        sb.Append(Table(["NODE", "KIND", "HOST", "NIC", "TYPE", "LAN", "PORT"], nodeRows));
+        var nodeRows = l.Nodes.SelectMany(n => n.Nics.Select(nic => new[] { n.Name, n.Kind, n.Host, $"eth{nic.Index}", nic.Kind, nic.Lan ?? "-", nic.HostInterface, nic.Impairment ?? "-" }));
+        sb.Append(Table(["NODE", "KIND", "HOST", "NIC", "TYPE", "LAN", "PORT", "IMPAIRMENT"], nodeRows));
         sb.AppendLine();
         var lanRows = l.Lans.Select(x => new[] { x.Name, x.Host, x.Bridge, x.Members.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), string.Join(' ', x.Members) });
         sb.Append(Table(["LAN", "HOST", "BRIDGE", "NICS", "MEMBERS"], lanRows));
@@ -77,6 +77,17 @@ public static class Output
         sb.Append(Table(["MEMBER", "STATUS", "ROLES"], s.Members.Select(m => new[] { m.Address, m.Status, string.Join(',', m.Roles) })));
         return sb.ToString();
     }
+
+    /// <summary>One line of live counters: the "blinking" of an s nic.</summary>
+    public static string Traffic(NicTraffic t) => string.Create(
+        System.Globalization.CultureInfo.InvariantCulture,
+        $"{t.At:HH:mm:ss} {t.Host} {t.Node}/{t.Nic}  in {t.PacketsPerSecondIn,8:0} pkt/s {t.BitsPerSecondIn / 1e6,9:0.000} Mbit/s  out {t.PacketsPerSecondOut,8:0} pkt/s {t.BitsPerSecondOut / 1e6,9:0.000} Mbit/s  total in {t.PacketsIn} pkt {t.BytesIn} B, out {t.PacketsOut} pkt {t.BytesOut} B, drops {t.Drops}{(t.RelayRestarts > 0 ? $", relay restarts {t.RelayRestarts}" : string.Empty)}");
+
+    public static string TrafficJson(NicTraffic t) => JsonSerializer.Serialize(t, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.CamelCase });
+
+    public static string CaptureSummary(CaptureStopped s, bool json) => json
+        ? JsonSerializer.Serialize(s, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.CamelCase })
+        : $"cloonix: capture of {s.Node}/{s.Nic} ended ({s.Reason}): {s.Frames} frame(s) written, {s.Dropped} dropped by a slow reader, {s.Counted} counted by the relay";
 
     private static string Table(string[] header, IEnumerable<string[]> rows)
     {

@@ -151,13 +151,69 @@ public static class Program
         var exec = new Command("exec", "run a program inside a node: cloonix exec NODE -- CMD ARGS...") { execNode, argv, execTimeout };
         exec.SetAction((r, _) => Run(r, new ExecInNode(r.GetValue(execNode)!, r.GetValue(argv)!, r.GetValue(execTimeout))));
         root.Subcommands.Add(exec);
+
+        var spyNode = new Argument<string>("NODE");
+        var spyNic = new Argument<int>("NIC") { Description = "an s nic's number" };
+        var pcap = new Option<string?>("--pcap") { Description = "write the capture to FILE, or to standard output with - (cloonix spy vm1 0 --pcap - | wireshark -k -i -)" };
+        var fifo = new Option<string?>("--fifo") { Description = "write the capture into a FIFO (made if missing) for wireshark -k -i FIFO" };
+        var spySeconds = new Option<double>("--duration") { Description = "stop after this many seconds (default: until Ctrl-C)" };
+        var spy = new Command("spy", "capture an s nic's traffic, both directions, as pcap, while the lab runs") { spyNode, spyNic, pcap, fifo, spySeconds };
+        spy.SetAction((r, _) => Spy(r, r.GetValue(spyNode)!, r.GetValue(spyNic), r.GetValue(pcap), r.GetValue(fifo), r.GetValue(spySeconds)));
+        root.Subcommands.Add(spy);
+
+        var eventCount = new Option<int>("--count") { Description = "stop after this many events" };
+        var eventSeconds = new Option<double>("--duration") { Description = "stop after this many seconds (default: until Ctrl-C)" };
+        var events = new Command("events", "live traffic counters of every s nic in the cluster, about once a second") { eventCount, eventSeconds };
+        events.SetAction((r, _) => Stream(r, c => Streams.EventsAsync(c, r.GetValue(eventCount), r.GetValue(eventSeconds), r.GetValue(Json), TimeoutOf(r))));
+        root.Subcommands.Add(events);
+
+        var impNode = new Argument<string>("NODE");
+        var impNic = new Argument<int>("NIC") { Description = "an s nic's number" };
+        var delay = new Option<double>("--delay") { Description = "added one-way delay, ms" };
+        var jitter = new Option<double>("--jitter") { Description = "delay variation, ms (at most the delay; never reorders)" };
+        var loss = new Option<double>("--loss") { Description = "random loss, percent" };
+        var rate = new Option<double>("--rate") { Description = "rate cap, Mbit/s (0: none)" };
+        var dir = new Option<string>("--dir") { Description = "in (towards the node), out (from it) or both", DefaultValueFactory = _ => "both" };
+        var impair = new Command("impair", "delay, jitter, loss and rate cap on an s nic, at run time (all zero: none)") { impNode, impNic, delay, jitter, loss, rate, dir };
+        impair.SetAction((r, _) => Run(r, new ImpairNic(r.GetValue(impNode)!, r.GetValue(impNic), r.GetValue(dir)!, r.GetValue(delay), r.GetValue(jitter), r.GetValue(loss), r.GetValue(rate))));
+        root.Subcommands.Add(impair);
+
+        var faultNode = new Argument<string>("NODE");
+        var faultNic = new Argument<int>("NIC");
+        var failRelay = new Command("fail-relay", "make an s nic's relay thread fail (needs cloonix.fault-injection = on)") { faultNode, faultNic };
+        failRelay.SetAction((r, _) => Run(r, new InjectRelayFault(r.GetValue(faultNode)!, r.GetValue(faultNic))));
+        var debug = new Command("debug", "fault injection for tests") { failRelay };
+        debug.Hidden = true;
+        root.Subcommands.Add(debug);
         return root;
+    }
+
+    private static TimeSpan TimeoutOf(ParseResult r) => TimeSpan.FromSeconds(Math.Max(1, r.GetValue(Timeout)));
+
+    private static Task<int> Spy(ParseResult r, string node, int nic, string? pcap, string? fifo, double seconds)
+    {
+        if ((pcap is null) == (fifo is null))
+        {
+            throw new ClientException("spy needs one of --pcap FILE, --pcap - or --fifo PATH", 2);
+        }
+
+        Func<Stream> open = fifo is not null ? () => Streams.OpenFifo(fifo)
+            : pcap == "-" ? Console.OpenStandardOutput
+            : () => File.Create(pcap!);
+        return Stream(r, c => Streams.CaptureAsync(c, node, nic, open, seconds, r.GetValue(Json), TimeoutOf(r)));
+    }
+
+    private static async Task<int> Stream(ParseResult r, Func<ClusterConnection, Task<int>> run)
+    {
+        var secret = ReadSecret(r.GetValue(SecretFile), r.GetValue(StateDir)!);
+        await using var connection = await ClusterConnection.OpenAsync(r.GetValue(Contact)!, secret).ConfigureAwait(false);
+        return await run(connection).ConfigureAwait(false);
     }
 
     private static async Task<int> Run(ParseResult r, IClientCommand command)
     {
         var secret = ReadSecret(r.GetValue(SecretFile), r.GetValue(StateDir)!);
-        var timeout = TimeSpan.FromSeconds(Math.Max(1, r.GetValue(Timeout)));
+        var timeout = TimeoutOf(r);
         if (command is BuildImage && r.GetResult(Timeout) is null)
         {
             timeout = TimeSpan.FromMinutes(15);

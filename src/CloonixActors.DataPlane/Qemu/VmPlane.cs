@@ -48,7 +48,8 @@ public sealed class LinuxVmPlane(string stateDir, string switchNamespace, Accele
     public async Task<int> LaunchAsync(VmLaunch launch, string vmDir, string? baseImage)
     {
         Directory.CreateDirectory(vmDir);
-        foreach (var stale in new[] { launch.QmpSocket, launch.AgentSocket }.Concat(launch.Nics.Select(n => n.VhostSocket).OfType<string>()))
+        // Sockets QEMU serves; an s nic's socket belongs to its relay, which serves it.
+        foreach (var stale in new[] { launch.QmpSocket, launch.AgentSocket }.Concat(launch.Nics.Where(n => n.Type == VmNicType.Dpdk).Select(n => n.VhostSocket).OfType<string>()))
         {
             File.Delete(stale);
         }

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using CloonixActors.Protocol;
 
@@ -36,7 +37,58 @@ public sealed class ApiActor : ReceiveActor
                 return;
             }
 
+            if (request.Command is SubscribeEvents subscribe)
+            {
+                if (subscribe.Receiver is null || subscribe.Receiver.IsNobody())
+                {
+                    Sender.Tell(new CommandFailed(ErrorCode.InvalidArgument, "a subscription needs a receiver"));
+                    return;
+                }
+
+                var session = Context.ActorOf(EventsSession.Props(subscribe.Receiver), $"events-{Guid.NewGuid():N}");
+                Sender.Tell(new EventsSubscribed(session));
+                return;
+            }
+
             hostAgent.Forward(request.Command);
         });
+    }
+}
+
+/// <summary>
+/// One client's event stream: subscribed to the cluster's traffic topic, it passes every event on to the
+/// client's receiver, and ends when the receiver goes away or stops sending keep-alives.
+/// </summary>
+public sealed class EventsSession : ReceiveActor, IWithTimers
+{
+    private static readonly TimeSpan Silence = TimeSpan.FromSeconds(10);
+    private DateTime _heard = DateTime.UtcNow;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(IActorRef receiver) => Akka.Actor.Props.Create(() => new EventsSession(receiver));
+
+    public EventsSession(IActorRef receiver)
+    {
+        Context.Watch(receiver);
+        Receive<NicTraffic>(t => receiver.Tell(t));
+        Receive<SubscribeAck>(_ => { });
+        Receive<EventsKeepAlive>(_ => _heard = DateTime.UtcNow);
+        Receive<Terminated>(_ => Context.Stop(Self));
+        Receive<CheckSilence>(_ =>
+        {
+            if (DateTime.UtcNow - _heard > Silence)
+            {
+                Context.Stop(Self);
+            }
+        });
+    }
+
+    private sealed record CheckSilence;
+
+    protected override void PreStart()
+    {
+        DistributedPubSub.Get(Context.System).Mediator.Tell(new Subscribe(SpyActor.TrafficTopic, Self));
+        Timers.StartPeriodicTimer("silence", new CheckSilence(), TimeSpan.FromSeconds(2));
     }
 }

@@ -19,6 +19,9 @@ public abstract record Effect
 
     public sealed record StopNode(string Node) : Effect;
 
+    /// <summary>An s nic's impairment changed: its relay applies the state's settings.</summary>
+    public sealed record ImpairNic(string Node, int Nic) : Effect;
+
     /// <summary>The parking bridge holds the d nics that are on no lan (QEMU cannot start until OVS connects to them).</summary>
     public sealed record UpdatePark : Effect;
 }
@@ -37,6 +40,7 @@ public static class Effects
         var updateLans = new List<string>();
         var startNodes = new List<string>();
         var stopNodes = new List<string>();
+        var impair = new List<(string Node, int Nic)>();
         var park = false;
         foreach (var e in events)
         {
@@ -65,6 +69,9 @@ public static class Effects
                 case NicDisconnected d when !updateLans.Contains(d.Lan):
                     updateLans.Add(d.Lan);
                     break;
+                case NicImpaired i when !impair.Contains((i.Node, i.Nic)):
+                    impair.Add((i.Node, i.Nic));
+                    break;
             }
         }
 
@@ -75,6 +82,7 @@ public static class Effects
             .. updateLans.Where(l => !stopLans.Contains(l) && !startLans.Contains(l)).Select(l => new Effect.UpdateLan(l)),
             .. stopLans.Select(l => new Effect.StopLan(l)),
             .. stopNodes.Select(n => new Effect.StopNode(n)),
+            .. impair.Where(i => !stopNodes.Contains(i.Node)).Select(i => new Effect.ImpairNic(i.Node, i.Nic)),
             .. park ? [new Effect.UpdatePark()] : Array.Empty<Effect>(),
         ];
     }

@@ -15,7 +15,8 @@ public sealed record HostSettings(
     string StateDir,
     string Persistence,
     int SnapshotEvery = 100,
-    TimeSpan? CommandTimeout = null)
+    TimeSpan? CommandTimeout = null,
+    bool FaultInjection = false)
 {
     public TimeSpan Timeout => CommandTimeout ?? TimeSpan.FromSeconds(60);
 }
@@ -73,6 +74,7 @@ public sealed class HostAgent : ReceivePersistentActor
         Recover<RecoveryCompleted>(_ => StartChildren());
 
         Command<ITopologyCommand>(Handle);
+        Command<ISpyCommand>(ToSpy);
         Command<ListTopology>(_ => Sender.Tell(Listing()));
         Command<GetStatus>(_ => ReplyStatus());
         Command<ExecInNode>(Exec);
@@ -243,6 +245,17 @@ public sealed class HostAgent : ReceivePersistentActor
             case Effect.StartNode(var name):
                 StartNode(_state.Nodes[name], replyTo);
                 break;
+            case Effect.ImpairNic(var impairedNode, var nic):
+                if (_nodes.TryGetValue(impairedNode, out var impaired))
+                {
+                    impaired.Tell(ImpairmentOf(impairedNode, nic, replyTo));
+                }
+                else
+                {
+                    replyTo.Tell(new CommandSucceeded("no node"));
+                }
+
+                break;
             case Effect.UpdatePark:
                 _park.Tell(new SetLanMembers(ParkedPorts(), replyTo));
                 break;
@@ -274,9 +287,48 @@ public sealed class HostAgent : ReceivePersistentActor
 
     private void StartNode(NodeSpec node, IActorRef? replyTo)
     {
-        _nodes[node.Name] = node.Kind == NodeKind.Vm
+        var actor = node.Kind == NodeKind.Vm
             ? Context.ActorOf(VmActor.Props(node, _plane.Vms!, _plane.VmEnv!, replyTo), $"vm-{node.Name}-{node.Id}")
             : Context.ActorOf(ContainerActor.Props(node, _settings.HostName, _plane.Containers, replyTo), $"cnt-{node.Name}-{node.Id}");
+        _nodes[node.Name] = actor;
+        foreach (var nic in _state.Impairments.Keys.Where(k => k.Nic.Node == node.Name).Select(k => k.Nic.Nic).Distinct())
+        {
+            actor.Tell(ImpairmentOf(node.Name, nic, null));
+        }
+    }
+
+    private ApplyImpairment ImpairmentOf(string node, int nic, IActorRef? replyTo) =>
+        new(nic, _state.ImpairmentOf(new NicRef(node, nic), ImpairDirections.In), _state.ImpairmentOf(new NicRef(node, nic), ImpairDirections.Out), replyTo);
+
+    /// <summary>Captures and fault injection go to the relay of the s nic, through its VM's actor.</summary>
+    private void ToSpy(ISpyCommand command)
+    {
+        if (command is InjectRelayFault && !_settings.FaultInjection)
+        {
+            Sender.Tell(new CommandFailed(ErrorCode.Unavailable, "fault injection is off on this host (cloonix.fault-injection = on turns it on, for tests)"));
+            return;
+        }
+
+        if (Names.Problem(command.Node, "node") is { } problem)
+        {
+            Sender.Tell(new CommandFailed(ErrorCode.InvalidArgument, problem));
+        }
+        else if (!_state.Nodes.TryGetValue(command.Node, out var node))
+        {
+            Sender.Tell(new CommandFailed(ErrorCode.NotFound, _state.Lans.ContainsKey(command.Node) ? $"'{command.Node}' is a lan, not a node" : $"no node named '{command.Node}'"));
+        }
+        else if (command.Nic < 0 || command.Nic >= node.Nics)
+        {
+            Sender.Tell(new CommandFailed(ErrorCode.InvalidArgument, $"node '{node.Name}' has nics 0 to {node.Nics - 1}; there is no nic {command.Nic}"));
+        }
+        else if (node.KindOf(command.Nic) != NicKind.Spyable)
+        {
+            Sender.Tell(new CommandFailed(ErrorCode.InvalidArgument, $"nic {node.Name}/{command.Nic} is a {NicKinds.Name(node.KindOf(command.Nic))} nic: only s (spyable) nics pass the relay that captures"));
+        }
+        else
+        {
+            _nodes[node.Name].Forward(command);
+        }
     }
 
     /// <summary>Runs the image's build script (minutes: it downloads Debian packages) off the actor thread.</summary>
@@ -435,7 +487,7 @@ public sealed class HostAgent : ReceivePersistentActor
             n.Kind == NodeKind.Vm ? "vm" : "cnt",
             host,
             n.Kind == NodeKind.Vm ? string.Empty : OsNames.Namespace(host, n.Name),
-            [.. Enumerable.Range(0, n.Nics).Select(i => new NicView(i, NicKinds.Name(n.KindOf(i)), _state.Endpoints.GetValueOrDefault(new NicRef(n.Name, i)), NodePorts.Of(n, i, state).Name))]));
+            [.. Enumerable.Range(0, n.Nics).Select(i => new NicView(i, NicKinds.Name(n.KindOf(i)), _state.Endpoints.GetValueOrDefault(new NicRef(n.Name, i)), NodePorts.Of(n, i, state).Name, ImpairmentText(new NicRef(n.Name, i))))]));
         var lans = _state.Lans.Values.Select(l => new LanView(l.Name, host, l.Bridge, [.. _state.MembersOf(l.Name).Select(m => m.ToString())]));
         return new TopologyListing([.. nodes], [.. lans]);
     }
@@ -472,6 +524,12 @@ public sealed class HostAgent : ReceivePersistentActor
             .PipeTo(client);
     }
 
+    private string? ImpairmentText(NicRef nic)
+    {
+        var (i, o) = (_state.ImpairmentOf(nic, ImpairDirections.In), _state.ImpairmentOf(nic, ImpairDirections.Out));
+        return i.IsNone && o.IsNone ? null : i == o ? $"both: {i}" : $"in: {i}; out: {o}";
+    }
+
     private static string Describe(ITopologyCommand command) => command switch
     {
         AddLan c => $"lan {c.Name} added",
@@ -481,6 +539,7 @@ public sealed class HostAgent : ReceivePersistentActor
         DeleteObject c => $"{c.Name} deleted",
         ConnectNic c => $"{c.Node} nic {c.Nic} connected to lan {c.Lan}",
         DisconnectNic c => $"{c.Node} nic {c.Nic} disconnected",
+        ImpairNic c => $"{c.Node} nic {c.Nic} impaired ({c.Direction})",
         PurgeAll => "purged",
         DeployTopology c => $"deployed {c.Lans?.Length ?? 0} lan(s), {c.Containers?.Length ?? 0} node(s), {c.Endpoints?.Length ?? 0} endpoint(s)",
         _ => "done",

@@ -11,6 +11,7 @@ public static class NodePorts
         NicKind.Veth => new PortSpec(OsNames.ContainerHostIf(node.Id, nic)),
         NicKind.Vhost => new PortSpec(OsNames.VmTap(node.Id, nic)),
         NicKind.Dpdk => new PortSpec(OsNames.VmVhostPort(node.Id, nic), "dpdkvhostuserclient", VmPaths.VhostSocket(stateDir, node.Name, nic)),
+        NicKind.Spyable => new PortSpec(OsNames.SpyPort(node.Id, nic)),
         _ => throw new NotSupportedException($"nic kind {node.KindOf(nic)} has no lan port yet"),
     };
 }

@@ -8,9 +8,15 @@ using CloonixActors.Protocol;
 
 namespace CloonixActors.Host.Actors;
 
-/// <summary>Where the tiny image lives, and the host paths a VM needs.</summary>
+/// <summary>Where the tiny image lives, the host paths a VM needs, and how its s nics' relays are made.</summary>
 public sealed record VmEnvironment(string StateDir, string ImagesDir, bool VhostNet)
 {
+    /// <summary>The host's name, for the traffic events of s nics.</summary>
+    public string HostName { get; init; } = "local";
+
+    /// <summary>The s nics' relays: set by the daemon (their taps go into its switch namespace), faked by actor tests.</summary>
+    public RelayFactory? Relays { get; init; }
+
     public string TinyKernel => Path.Combine(ImagesDir, "tiny", "vmlinuz");
 
     public string TinyInitrd => Path.Combine(ImagesDir, "tiny", "initrd.img");
@@ -62,6 +68,10 @@ public sealed class VmActor : ReceiveActor, IWithTimers
         Receive<ProbeAgent>(_ => Probe());
         Receive<AgentAnswered>(OnAgentAnswered);
         Receive<ExecInNode>(Exec);
+        Receive<NodeReady>(r => Context.Parent.Forward(r));
+        Receive<ApplyImpairment>(a => ToSpy(a.Nic, a, a.ReplyTo));
+        Receive<StartCapture>(c => ToSpy(c.Nic, c, Sender));
+        Receive<InjectRelayFault>(f => ToSpy(f.Nic, f, Sender));
         Receive<Teardown>(t =>
         {
             if (_starting)
@@ -84,7 +94,30 @@ public sealed class VmActor : ReceiveActor, IWithTimers
 
     private sealed record Stopped(IActorRef? ReplyTo, TeardownDone Result);
 
-    protected override void PreStart() => Start();
+    protected override void PreStart()
+    {
+        // The relays first: QEMU connects to their sockets as it starts.
+        foreach (var nic in Enumerable.Range(0, _node.Nics).Where(i => _node.KindOf(i) == NicKind.Spyable))
+        {
+            Context.ActorOf(
+                SpyActor.Props(_env.HostName, _node, nic, VmPaths.SpyNodeSocket(_env.StateDir, _node.Name, nic), _env.Relays ?? throw new InvalidOperationException("s nics need a relay factory")),
+                $"spy-{nic}");
+        }
+
+        Start();
+    }
+
+    private void ToSpy(int nic, object message, IActorRef? replyTo)
+    {
+        if (Context.Child($"spy-{nic}") is { } spy && !spy.IsNobody())
+        {
+            spy.Tell(message, replyTo ?? ActorRefs.NoSender);
+        }
+        else
+        {
+            replyTo?.Tell(new CommandFailed(ErrorCode.InvalidArgument, $"nic {_node.Name}/{nic} is not an s nic"));
+        }
+    }
 
     private VmLaunch Plan()
     {
@@ -96,6 +129,7 @@ public sealed class VmActor : ReceiveActor, IWithTimers
         var nics = Enumerable.Range(0, _node.Nics).Select(i => _node.KindOf(i) switch
         {
             NicKind.Dpdk => new VmNic(i, VmNicType.Dpdk, QemuCommandLine.Mac(_node.Id, i), VhostSocket: VmPaths.VhostSocket(state, _node.Name, i)),
+            NicKind.Spyable => new VmNic(i, VmNicType.Spyable, QemuCommandLine.Mac(_node.Id, i), VhostSocket: VmPaths.SpyNodeSocket(state, _node.Name, i)),
             _ => new VmNic(i, VmNicType.Vhost, QemuCommandLine.Mac(_node.Id, i), Tap: OsNames.VmTap(_node.Id, i)),
         }).ToList();
         return new VmLaunch(_node.Name, vm.RamMb, vm.Cpus, boot, nics, _plane.Accel, VmPaths.Qmp(state, _node.Name), VmPaths.Agent(state, _node.Name), VmPaths.Console(state, _node.Name), _env.VhostNet);
@@ -145,7 +179,7 @@ public sealed class VmActor : ReceiveActor, IWithTimers
         if (!l.Adopted)
         {
             // QEMU made its taps anew: OVS must re-open them (a port whose device came back stays dead).
-            var taps = Enumerable.Range(0, _node.Nics).Where(i => _node.KindOf(i) != NicKind.Dpdk).Select(i => OsNames.VmTap(_node.Id, i)).ToList();
+            var taps = Enumerable.Range(0, _node.Nics).Where(i => _node.KindOf(i) == NicKind.Vhost).Select(i => OsNames.VmTap(_node.Id, i)).ToList();
             Context.Parent.Tell(new NodeReady(_node.Name, taps));
         }
 
@@ -279,6 +313,8 @@ public sealed class VmActor : ReceiveActor, IWithTimers
                 Context.Stop(Self);
             });
             Receive<ExecInNode>(_ => Sender.Tell(new CommandFailed(ErrorCode.NotFound, $"vm {name} is being removed")));
+            Receive<ISpyCommand>(_ => Sender.Tell(new CommandFailed(ErrorCode.NotFound, $"vm {name} is being removed")));
+            Receive<ApplyImpairment>(a => a.ReplyTo?.Tell(new CommandSucceeded($"vm {name} is being removed")));
             ReceiveAny(_ => { });
         });
     }

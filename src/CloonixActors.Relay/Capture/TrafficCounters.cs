@@ -1,6 +1,15 @@
 namespace CloonixActors.Relay.Capture;
 
-public readonly record struct TrafficSnapshot(long PacketsIn, long BytesIn, long PacketsOut, long BytesOut, long Drops);
+public readonly record struct TrafficSnapshot(long PacketsIn, long BytesIn, long PacketsOut, long BytesOut, long Drops)
+{
+    public long Packets => PacketsIn + PacketsOut;
+
+    public static TrafficSnapshot operator +(TrafficSnapshot a, TrafficSnapshot b) =>
+        new(a.PacketsIn + b.PacketsIn, a.BytesIn + b.BytesIn, a.PacketsOut + b.PacketsOut, a.BytesOut + b.BytesOut, a.Drops + b.Drops);
+
+    public static TrafficSnapshot operator -(TrafficSnapshot a, TrafficSnapshot b) =>
+        new(a.PacketsIn - b.PacketsIn, a.BytesIn - b.BytesIn, a.PacketsOut - b.PacketsOut, a.BytesOut - b.BytesOut, a.Drops - b.Drops);
+}
 
 /// <summary>
 /// Packets and bytes per direction of one endpoint ("in" = towards the node, "out" = from it), the

@@ -1,5 +1,7 @@
 using CloonixActors.Relay.Capture;
+using CloonixActors.Relay.Impairment;
 using CloonixActors.Relay.Memory;
+using CloonixActors.Relay.Tap;
 using CloonixActors.Relay.VhostUser;
 using CloonixActors.Relay.Virtio;
 
@@ -13,7 +15,7 @@ namespace CloonixActors.Relay.Engine;
 /// costs nothing. Lock order: a backend's data-path gate, then the other's, then <see cref="_sync"/>;
 /// the backends' control threads change rings only under their gate, never mid-batch.
 /// </summary>
-public sealed class RelayEngine : IDisposable
+public sealed class RelayEngine : IRelay
 {
     private const int Batch = 64;
     private const int SpinsBeforeSleep = 2000;
@@ -28,20 +30,45 @@ public sealed class RelayEngine : IDisposable
     private volatile bool _stop;
     private Forwarder? _nodeToLan;
     private Forwarder? _lanToNode;
+    private ImpairmentSettings? _impairOut;
+    private ImpairmentSettings? _impairIn;
+    private volatile bool _failForTest;
 
     public RelayEngine(VhostUserBackendOptions nodeSide, VhostUserBackendOptions lanSide)
+        : this(new Side(new VhostUserBackend(nodeSide)), new Side(new VhostUserBackend(lanSide)), nodeSide.Name)
     {
-        _node = new Side(new VhostUserBackend(nodeSide));
-        _lan = new Side(new VhostUserBackend(lanSide));
+    }
+
+    /// <summary>A VM's s nic: vhost-user on the node's side, a tap on the lan bridge on the other (which keeps offloads on OVS).</summary>
+    public RelayEngine(VhostUserBackendOptions nodeSide, TapDevice lanSide)
+        : this(new Side(new VhostUserBackend(nodeSide)), new Side(lanSide), nodeSide.Name)
+    {
+    }
+
+    /// <summary>A container's s nic: a tap in the container and a tap on the lan bridge.</summary>
+    public RelayEngine(TapDevice nodeSide, TapDevice lanSide)
+        : this(new Side(nodeSide), new Side(lanSide), nodeSide.Name)
+    {
+    }
+
+    private RelayEngine(Side node, Side lan, string name)
+    {
+        _node = node;
+        _lan = lan;
         _out = new Observer(Counters, outbound: true, this);
         _in = new Observer(Counters, outbound: false, this);
         foreach (var side in new[] { _node, _lan })
         {
-            side.Backend.QueueReady += (_, e) => OnQueueReady(side, e.State);
-            side.Backend.QueueStopped += (_, e) => OnQueueStopped(side, e);
+            if (side.Backend is { } backend)
+            {
+                backend.QueueReady += (_, e) => OnQueueReady(side, e.State);
+                backend.QueueStopped += (_, e) => OnQueueStopped(side, e);
+            }
         }
 
-        _thread = new Thread(Run) { IsBackground = true, Name = $"relay {nodeSide.Name}" };
+        _thread = new Thread(Run) { IsBackground = true, Name = $"relay {name}" };
+        // Tap to tap needs no ring to appear first.
+        Rewire();
     }
 
     public TrafficCounters Counters { get; } = new();
@@ -49,14 +76,45 @@ public sealed class RelayEngine : IDisposable
     /// <summary>Where captured frames go; null stops capturing. Safe to change while frames flow.</summary>
     public PcapSink? Capture { get; set; }
 
-    public VhostUserBackend NodeBackend => _node.Backend;
+    /// <summary>The forwarding thread died of an unexpected exception; the owner disposes this relay and makes a new one.</summary>
+    public event Action<Exception>? Faulted;
 
-    public VhostUserBackend LanBackend => _lan.Backend;
+    /// <summary>
+    /// Starts or stops a capture between two frames, and returns the counters at that instant, so a
+    /// capture's frames can be matched exactly against the counters' difference.
+    /// </summary>
+    public TrafficSnapshot SwapCapture(PcapSink? sink)
+    {
+        lock (_sync)
+        {
+            Capture = sink;
+            return Counters.Snapshot();
+        }
+    }
+
+    /// <summary>Impairs frames from the node ("out") and towards it ("in"); null or none: straight through.</summary>
+    public void SetImpairment(ImpairmentSettings? outbound, ImpairmentSettings? inbound)
+    {
+        lock (_sync)
+        {
+            _impairOut = outbound;
+            _impairIn = inbound;
+            _nodeToLan?.SetImpairment(outbound);
+            _lanToNode?.SetImpairment(inbound);
+        }
+    }
+
+    /// <summary>Fault injection for tests: the forwarding thread throws at its next step.</summary>
+    public void FailForTest() => _failForTest = true;
+
+    public VhostUserBackend NodeBackend => _node.Backend ?? throw new InvalidOperationException("the node side is a tap");
+
+    public VhostUserBackend LanBackend => _lan.Backend ?? throw new InvalidOperationException("the lan side is a tap");
 
     public void Start()
     {
-        _node.Backend.Start();
-        _lan.Backend.Start();
+        _node.Backend?.Start();
+        _lan.Backend?.Start();
         _thread.Start();
     }
 
@@ -106,21 +164,53 @@ public sealed class RelayEngine : IDisposable
     {
         _nodeToLan = Wire(_node, _lan, _out);
         _lanToNode = Wire(_lan, _node, _in);
+        _nodeToLan?.SetImpairment(_impairOut);
+        _lanToNode?.SetImpairment(_impairIn);
     }
 
-    private static Forwarder? Wire(Side from, Side to, Observer observer) =>
-        from.Queues[VhostUserBackend.TxQueue] is { } tx && to.Queues[VhostUserBackend.RxQueue] is { } rx
-            ? new Forwarder(tx, (ulong)from.States[VhostUserBackend.TxQueue]!.Features, rx, (ulong)to.States[VhostUserBackend.RxQueue]!.Features, observer)
-            : null;
+    private static Forwarder? Wire(Side from, Side to, Observer observer)
+    {
+        var tx = from.Queues[VhostUserBackend.TxQueue];
+        var rx = to.Queues[VhostUserBackend.RxQueue];
+        var txFeatures = (ulong)(from.States[VhostUserBackend.TxQueue]?.Features ?? 0);
+        var rxFeatures = (ulong)(to.States[VhostUserBackend.RxQueue]?.Features ?? 0);
+        return (from.Tap, to.Tap) switch
+        {
+            (null, null) when tx is not null && rx is not null => new Forwarder(tx, txFeatures, rx, rxFeatures, observer),
+            (null, { } toTap) when tx is not null => Forwarder.ToTap(tx, txFeatures, toTap, observer),
+            ({ } fromTap, null) when rx is not null => Forwarder.FromTap(fromTap, rx, rxFeatures, observer),
+            ({ } fromTap, { } toTap) => Forwarder.TapToTap(fromTap, toTap, observer),
+            _ => null,
+        };
+    }
 
     private void Run()
+    {
+        try
+        {
+            Loop();
+        }
+        catch (Exception ex) when (!_stop)
+        {
+            // Never let a bug in forwarding take the daemon down: the owner restarts the relay.
+            Faulted?.Invoke(ex);
+        }
+    }
+
+    private void Loop()
     {
         var idle = 0;
         while (!_stop)
         {
+            if (_failForTest)
+            {
+                _failForTest = false;
+                throw new InvalidOperationException("relay thread failure injected by a test");
+            }
+
             var moved = 0;
-            using (_node.Backend.DataPathGate.EnterScope())
-            using (_lan.Backend.DataPathGate.EnterScope())
+            using (_node.Gate.EnterScope())
+            using (_lan.Gate.EnterScope())
             {
                 lock (_sync)
                 {
@@ -142,7 +232,7 @@ public sealed class RelayEngine : IDisposable
             }
 
             // Spin again only after a real wake-up; a timeout with nothing to do goes straight back to sleep.
-            idle = Sleep() ? 0 : SpinsBeforeSleep;
+            idle = Sleep(NextRelease()) ? 0 : SpinsBeforeSleep;
         }
     }
 
@@ -167,23 +257,54 @@ public sealed class RelayEngine : IDisposable
         return r.Frames + r.TotalDropped;
     }
 
-    /// <summary>Asks the drivers to kick, checks once more for work (the race the kick would lose), then waits on the kicks.</summary>
-    /// <returns>True when a kick (or pending work) woke it, false on a plain timeout.</returns>
-    private unsafe bool Sleep()
+    /// <summary>How long until an impairment releases a frame; null when none holds any.</summary>
+    private TimeSpan? NextRelease()
     {
+        lock (_sync)
+        {
+            var a = _nodeToLan?.NextRelease;
+            var b = _lanToNode?.NextRelease;
+            return a is null ? b : b is null ? a : a < b ? a : b;
+        }
+    }
+
+    /// <summary>Asks the drivers to kick, checks once more for work (the race the kick would lose), then waits on the kicks.</summary>
+    /// <param name="due">An impairment's next release: the wait ends by then.</param>
+    /// <returns>True when a kick (or pending work) woke it, false on a plain timeout.</returns>
+    private unsafe bool Sleep(TimeSpan? due)
+    {
+        if (due is { } d && d <= TimeSpan.FromMilliseconds(1))
+        {
+            // Due now or within a millisecond (a rate cap's spacing): keep polling instead of sleeping.
+            Thread.Yield();
+            return true;
+        }
+
         Span<int> fds = stackalloc int[4];
         var n = 0;
-        using (_node.Backend.DataPathGate.EnterScope())
-        using (_lan.Backend.DataPathGate.EnterScope())
+        using (_node.Gate.EnterScope())
+        using (_lan.Gate.EnterScope())
         {
             lock (_sync)
             {
                 var more = false;
                 foreach (var (side, forwarder, other) in new[] { (_node, _nodeToLan, _lanToNode), (_lan, _lanToNode, _nodeToLan) })
                 {
-                    // A tx ring wakes us when its driver sends. An rx ring is nearly always full of empty
-                    // buffers: it only matters when a frame waits for room in it.
-                    more |= Arm(side, VhostUserBackend.TxQueue, fds, ref n);
+                    // A tx ring wakes us when its driver sends (a tap, when a frame can be read and there is
+                    // somewhere to put it). An rx ring is nearly always full of empty buffers: it only matters
+                    // when a frame waits for room in it.
+                    if (side.Tap is { } tap)
+                    {
+                        if (forwarder is { HasPendingFrame: false })
+                        {
+                            fds[n++] = tap.Fd;
+                        }
+                    }
+                    else
+                    {
+                        more |= Arm(side, VhostUserBackend.TxQueue, fds, ref n);
+                    }
+
                     if (other?.HasPendingFrame == true)
                     {
                         more |= Arm(side, VhostUserBackend.RxQueue, fds, ref n);
@@ -205,19 +326,25 @@ public sealed class RelayEngine : IDisposable
         }
 
         // A short timeout also notices rings that appeared or moved while sleeping (their fds are new).
-        _ = LibC.Poll(poll, (nuint)n, SleepMs);
+        var timeout = due is { } next ? Math.Min(SleepMs, (int)next.TotalMilliseconds) : SleepMs;
+        _ = LibC.Poll(poll, (nuint)n, timeout);
         var woken = false;
         for (var i = 0; i < n; i++)
         {
             if ((poll[i].Revents & 1) != 0)
             {
-                LibC.DrainEventFd(poll[i].Fd);
+                if (poll[i].Fd != _node.Tap?.Fd && poll[i].Fd != _lan.Tap?.Fd)
+                {
+                    // A kick eventfd is reset; a tap's readiness is its frames, which the next step reads.
+                    LibC.DrainEventFd(poll[i].Fd);
+                }
+
                 woken = true;
             }
         }
 
-        using (_node.Backend.DataPathGate.EnterScope())
-        using (_lan.Backend.DataPathGate.EnterScope())
+        using (_node.Gate.EnterScope())
+        using (_lan.Gate.EnterScope())
         {
             lock (_sync)
             {
@@ -263,13 +390,31 @@ public sealed class RelayEngine : IDisposable
             _thread.Join();
         }
 
-        _node.Backend.Dispose();
-        _lan.Backend.Dispose();
+        _node.Dispose();
+        _lan.Dispose();
     }
 
-    private sealed class Side(VhostUserBackend backend)
+    /// <summary>One side of the relay: a vhost-user device (its rings come and go with the driver), or a tap.</summary>
+    private sealed class Side : IDisposable
     {
-        public VhostUserBackend Backend { get; } = backend;
+        // A tap has no control thread to race with: its gate is never contended.
+        private readonly Lock _tapGate = new();
+
+        public Side(VhostUserBackend backend) => Backend = backend;
+
+        public Side(TapDevice tap) => Tap = tap;
+
+        public VhostUserBackend? Backend { get; }
+
+        public TapDevice? Tap { get; }
+
+        public Lock Gate => Backend?.DataPathGate ?? _tapGate;
+
+        public void Dispose()
+        {
+            Backend?.Dispose();
+            Tap?.Dispose();
+        }
 
         public SplitVirtqueue?[] Queues { get; } = new SplitVirtqueue?[VhostUserBackend.QueueCount];
 

@@ -63,13 +63,30 @@ public sealed class ImpairmentQueue<T>(ImpairmentSettings settings, Random rando
         return true;
     }
 
+    /// <summary>The oldest frame, when its time has come; it stays queued until <see cref="Dequeue"/> (its receiver may be full).</summary>
+    public bool TryPeekDue(TimeSpan now, out T frame)
+    {
+        if (_inFlight.Count > 0 && _inFlight.Peek().At <= now)
+        {
+            frame = _inFlight.Peek().Frame;
+            return true;
+        }
+
+        frame = default!;
+        return false;
+    }
+
+    /// <summary>Removes the oldest frame (the one <see cref="TryPeekDue"/> gave, or any when clearing).</summary>
+    public T Dequeue() => _inFlight.Dequeue().Frame;
+
     /// <summary>Hands every frame whose time has come to <paramref name="send"/>, oldest first; returns how many.</summary>
     public int Release(TimeSpan now, Action<T> send)
     {
         var n = 0;
-        while (_inFlight.Count > 0 && _inFlight.Peek().At <= now)
+        while (TryPeekDue(now, out var frame))
         {
-            send(_inFlight.Dequeue().Frame);
+            send(frame);
+            Dequeue();
             n++;
         }
 

@@ -1,4 +1,7 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using CloonixActors.Relay.Impairment;
+using CloonixActors.Relay.Tap;
 
 namespace CloonixActors.Relay.Virtio;
 
@@ -16,8 +19,32 @@ public enum DropReason
     GsoNotSupported,
     /// <summary>NEEDS_CSUM with csum_start + csum_offset + 2 beyond the frame.</summary>
     InvalidChecksumOffsets,
+    /// <summary>Lost on purpose: the impairment's loss rate.</summary>
+    ImpairmentLoss,
+    /// <summary>The impairment's queue was full (a rate cap below what the sender offers): dropped at the tail.</summary>
+    ImpairmentQueueFull,
     /// <summary>Held when <see cref="Forwarder.ReturnHeld"/> ran (the ring stopped or the memory table changed).</summary>
     Discarded,
+}
+
+/// <summary>
+/// A frame copied out of its source (a ring, or read from a tap) while it waits for its destination or an
+/// impairment's release: <see cref="Data"/> holds a virtio-net header's room, then the frame.
+/// </summary>
+public sealed class StagedFrame(int capacity)
+{
+    internal const int HeaderRoom = VirtioNetHeader.Size;
+
+    internal byte[] Data { get; } = new byte[HeaderRoom + capacity];
+
+    /// <summary>The frame's length, without the header.</summary>
+    internal int Length { get; set; }
+
+    internal Span<byte> Payload => Data.AsSpan(HeaderRoom, Length);
+
+    internal VirtioNetHeader Header { get; set; }
+
+    internal bool ComputeChecksum { get; set; }
 }
 
 /// <summary>
@@ -38,6 +65,7 @@ public readonly ref struct FramePayload
 {
     private readonly DescriptorChain? _chain;
     private readonly int _offset;
+    private readonly ReadOnlySpan<byte> _bytes;
 
     internal FramePayload(DescriptorChain chain, int offset, int length)
     {
@@ -46,24 +74,59 @@ public readonly ref struct FramePayload
         Length = length;
     }
 
+    /// <summary>A frame already in one piece (read from a tap).</summary>
+    internal FramePayload(ReadOnlySpan<byte> bytes)
+    {
+        _bytes = bytes;
+        Length = bytes.Length;
+    }
+
     public int Length { get; }
 
     /// <summary>Copies the first min(Length, destination.Length) bytes; returns how many.</summary>
-    public int CopyTo(Span<byte> destination) =>
-        _chain?.CopyFromReadable(_offset, destination[..Math.Min(Length, destination.Length)]) ?? 0;
+    public int CopyTo(Span<byte> destination)
+    {
+        var n = Math.Min(Length, destination.Length);
+        if (_chain is null)
+        {
+            _bytes[..n].CopyTo(destination);
+            return n;
+        }
 
-    public Enumerator GetEnumerator() => new(_chain is null ? default : _chain.EnumerateReadable(_offset, Length));
+        return _chain.CopyFromReadable(_offset, destination[..n]);
+    }
+
+    public Enumerator GetEnumerator() => _chain is null ? new(_bytes) : new(_chain.EnumerateReadable(_offset, Length));
 
     /// <summary>The payload's pieces, read-only, in order.</summary>
     public ref struct Enumerator
     {
         private GuestSpanEnumerator _inner;
+        private readonly bool _guest;
+        private readonly ReadOnlySpan<byte> _single;
+        private bool _done;
 
-        internal Enumerator(GuestSpanEnumerator inner) => _inner = inner;
+        internal Enumerator(GuestSpanEnumerator inner)
+        {
+            _inner = inner;
+            _guest = true;
+        }
 
-        public readonly ReadOnlySpan<byte> Current => _inner.Current;
+        internal Enumerator(ReadOnlySpan<byte> single) => _single = single;
 
-        public bool MoveNext() => _inner.MoveNext();
+        public readonly ReadOnlySpan<byte> Current => _guest ? _inner.Current : _single;
+
+        public bool MoveNext()
+        {
+            if (_guest)
+            {
+                return _inner.MoveNext();
+            }
+
+            var first = !_done;
+            _done = true;
+            return first && !_single.IsEmpty;
+        }
     }
 }
 
@@ -168,8 +231,20 @@ public sealed class Forwarder
     /// <summary>A 64 KiB GSO frame plus room for its Ethernet, VLAN and IP headers.</summary>
     public const int DefaultMaxFrameLength = (64 * 1024) + 1024;
 
-    private readonly SplitVirtqueue _source;
-    private readonly SplitVirtqueue _destination;
+    /// <summary>What a tap offers, as if it were a driver: checksum and TSO both ways, 12-byte headers.</summary>
+    public const ulong TapFeatures =
+        (1UL << VirtioFeatures.NetCsum) | (1UL << VirtioFeatures.NetGuestCsum) | (1UL << VirtioFeatures.NetGuestTso4) |
+        (1UL << VirtioFeatures.NetGuestTso6) | (1UL << VirtioFeatures.NetHostTso4) | (1UL << VirtioFeatures.NetHostTso6) |
+        (1UL << VirtioFeatures.NetMrgRxbuf) | (1UL << VirtioFeatures.Version1);
+
+    /// <summary>Frames read from a tap or copied from a ring that may wait for their destination at once.</summary>
+    private const int ReadyLimit = 256;
+
+    // Exactly one of each pair is set: a ring, or a tap.
+    private readonly SplitVirtqueue? _source;
+    private readonly TapDevice? _sourceTap;
+    private readonly SplitVirtqueue? _destination;
+    private readonly TapDevice? _destinationTap;
     private readonly ulong _destinationFeatures;
     private readonly int _sourceHeaderLength;
     private readonly int _destinationHeaderLength;
@@ -184,31 +259,85 @@ public sealed class Forwarder
     private bool _pending;
     // Payload bytes placed in each destination chain for the frame being delivered.
     private int[] _placed = new int[8];
+    private readonly Func<TimeSpan> _clock;
+    // Impairment: frames copied out of the source ring wait here until their release time.
+    private ImpairmentQueue<StagedFrame>? _impairment;
+    // Frames of a replaced impairment, delivered before anything newer.
+    private readonly Queue<StagedFrame> _retiring = new();
+    private readonly Stack<StagedFrame> _pool = new();
+    private bool _stagedBlocked;
+
+    /// <summary>Frames an impairment may hold before dropping at the tail (netem's default limit).</summary>
+    public const int ImpairmentLimit = 1000;
 
     public Forwarder(SplitVirtqueue source, ulong sourceFeatures, SplitVirtqueue destination, ulong destinationFeatures,
-        IFrameObserver? observer = null, int maxFrameLength = DefaultMaxFrameLength)
+        IFrameObserver? observer = null, int maxFrameLength = DefaultMaxFrameLength, Func<TimeSpan>? clock = null)
+        : this(source ?? throw new ArgumentNullException(nameof(source)), null, sourceFeatures, destination ?? throw new ArgumentNullException(nameof(destination)), null, destinationFeatures, observer, maxFrameLength, clock)
     {
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(destination);
+    }
+
+    /// <summary>From a ring into a tap (the tap takes partial checksums and GSO: the kernel finishes them).</summary>
+    public static Forwarder ToTap(SplitVirtqueue source, ulong sourceFeatures, TapDevice tap, IFrameObserver? observer = null, Func<TimeSpan>? clock = null) =>
+        new(source ?? throw new ArgumentNullException(nameof(source)), null, sourceFeatures, null, tap ?? throw new ArgumentNullException(nameof(tap)), TapFeatures, observer, DefaultMaxFrameLength, clock);
+
+    /// <summary>From a tap into a ring.</summary>
+    public static Forwarder FromTap(TapDevice tap, SplitVirtqueue destination, ulong destinationFeatures, IFrameObserver? observer = null, Func<TimeSpan>? clock = null) =>
+        new(null, tap ?? throw new ArgumentNullException(nameof(tap)), TapFeatures, destination ?? throw new ArgumentNullException(nameof(destination)), null, destinationFeatures, observer, DefaultMaxFrameLength, clock);
+
+    /// <summary>From a tap into a tap (a container's s nic: the node side and the lan side are both taps).</summary>
+    public static Forwarder TapToTap(TapDevice from, TapDevice to, IFrameObserver? observer = null, Func<TimeSpan>? clock = null) =>
+        new(null, from ?? throw new ArgumentNullException(nameof(from)), TapFeatures, null, to ?? throw new ArgumentNullException(nameof(to)), TapFeatures, observer, DefaultMaxFrameLength, clock);
+
+    private Forwarder(SplitVirtqueue? source, TapDevice? sourceTap, ulong sourceFeatures, SplitVirtqueue? destination, TapDevice? destinationTap, ulong destinationFeatures,
+        IFrameObserver? observer, int maxFrameLength, Func<TimeSpan>? clock)
+    {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxFrameLength, EthernetHeaderLength);
         _source = source;
+        _sourceTap = sourceTap;
         _destination = destination;
+        _destinationTap = destinationTap;
         _destinationFeatures = destinationFeatures;
         _sourceHeaderLength = VirtioNetHeader.SizeFor(sourceFeatures);
         _destinationHeaderLength = VirtioNetHeader.SizeFor(destinationFeatures);
         _mergeable = VirtioFeatures.Has(destinationFeatures, VirtioFeatures.NetMrgRxbuf);
         _maxFrameLength = maxFrameLength;
         _observer = observer;
+        _clock = clock ?? (() => Stopwatch.GetElapsedTime(0));
     }
 
-    public SplitVirtqueue Source => _source;
+    /// <summary>
+    /// Delays, drops or paces this direction's frames from now on (null or <see cref="ImpairmentSettings.IsNone"/>:
+    /// straight through again). Frames an earlier impairment still holds go out first, in order.
+    /// </summary>
+    public void SetImpairment(ImpairmentSettings? settings, Random? random = null)
+    {
+        if (_impairment is { } old)
+        {
+            while (old.Count > 0)
+            {
+                _retiring.Enqueue(old.Dequeue());
+            }
+        }
 
-    public SplitVirtqueue Destination => _destination;
+        _impairment = settings is null || settings.IsNone ? null : new ImpairmentQueue<StagedFrame>(settings, random ?? new Random());
+    }
+
+    public ImpairmentSettings? Impairment => _impairment?.Settings;
+
+    /// <summary>When the next held frame is due (zero: now); null when the impairment holds nothing.</summary>
+    public TimeSpan? NextRelease => _stagedBlocked ? null : _retiring.Count > 0 ? TimeSpan.Zero : _impairment?.NextRelease is { } at ? at - _clock() : null;
+
+    public SplitVirtqueue Source => _source ?? throw new InvalidOperationException("the source is a tap");
+
+    public SplitVirtqueue Destination => _destination ?? throw new InvalidOperationException("the destination is a tap");
+
+    /// <summary>Ring to ring without an impairment: frames go straight across, no copy in between.</summary>
+    private bool Direct => _source is not null && _destination is not null && _impairment is null && _retiring.Count == 0;
 
     public ForwarderTotals Totals { get; } = new();
 
-    /// <summary>A source frame waits for destination buffers.</summary>
-    public bool HasPendingFrame => _pending;
+    /// <summary>A source frame (or a due held frame) waits for destination buffers.</summary>
+    public bool HasPendingFrame => _pending || _stagedBlocked;
 
     /// <summary>Destination chains popped and held for the next frames.</summary>
     public int HeldDestinationChains => _heldCount;
@@ -220,17 +349,27 @@ public sealed class Forwarder
     public ForwardResult Forward(int maxFrames)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxFrames);
+        if (!Direct)
+        {
+            return ForwardStaged(maxFrames);
+        }
+
+        return ForwardDirect(maxFrames, _source!, _destination!);
+    }
+
+    private ForwardResult ForwardDirect(int maxFrames, SplitVirtqueue source, SplitVirtqueue destination)
+    {
         var result = default(ForwardResult);
         Span<byte> headerBytes = stackalloc byte[VirtioNetHeader.Size];
-        var sourceUsed = _source.LastUsedIdx;
-        var destinationUsed = _destination.LastUsedIdx;
+        var sourceUsed = source.LastUsedIdx;
+        var destinationUsed = destination.LastUsedIdx;
         // Bounds the work a driver posting only bad RX chains can make us do in one call.
-        var badChainBudget = _destination.Size;
+        var badChainBudget = destination.Size;
         for (var n = 0; n < maxFrames; n++)
         {
             if (!_pending)
             {
-                var popped = _source.TryPop(_tx);
+                var popped = source.TryPop(_tx);
                 if (popped is PopResult.Empty or PopResult.AvailIndexOutOfRange)
                 {
                     break;
@@ -257,7 +396,7 @@ public sealed class Forwarder
                 }
                 else
                 {
-                    Deliver(delivered, payloadLength, computeChecksum, headerBytes);
+                    Deliver(delivered, payloadLength, computeChecksum, headerBytes, null);
                     if (computeChecksum)
                     {
                         result.ChecksumsComputed++;
@@ -266,7 +405,7 @@ public sealed class Forwarder
             }
             // Before the TX chain goes back: after that the driver may reuse its buffers.
             _observer?.OnFrame(in header, new FramePayload(_tx, _sourceHeaderLength, payloadLength), outcome);
-            _source.AddUsed(_tx.Head, 0);
+            source.AddUsed(_tx.Head, 0);
             _pending = false;
             if (outcome == DropReason.None)
             {
@@ -278,12 +417,205 @@ public sealed class Forwarder
                 result.CountDrop(outcome);
             }
         }
-        _source.FlushUsed();
-        _destination.FlushUsed();
-        result.NotifySource = _source.LastUsedIdx != sourceUsed && _source.ShouldNotifyDriver();
-        result.NotifyDestination = _destination.LastUsedIdx != destinationUsed && _destination.ShouldNotifyDriver();
+        source.FlushUsed();
+        destination.FlushUsed();
+        result.NotifySource = source.LastUsedIdx != sourceUsed && source.ShouldNotifyDriver();
+        result.NotifyDestination = destination.LastUsedIdx != destinationUsed && destination.ShouldNotifyDriver();
         Totals.Add(result);
         return result;
+    }
+
+    /// <summary>
+    /// The staged path (an impairment, or a tap at either end): frames are copied out of their source (a ring's
+    /// chain goes back at once, so the sender never waits for a delay), wait in the ready queue or the
+    /// impairment until due, then go to the destination as far as it has room.
+    /// </summary>
+    private ForwardResult ForwardStaged(int maxFrames)
+    {
+        var result = default(ForwardResult);
+        Span<byte> headerBytes = stackalloc byte[VirtioNetHeader.Size];
+        var sourceUsed = _source?.LastUsedIdx ?? 0;
+        var destinationUsed = _destination?.LastUsedIdx ?? 0;
+        var badChainBudget = _destination?.Size ?? 0;
+        var now = _clock();
+        _stagedBlocked = false;
+        DeliverDue(maxFrames, now, headerBytes, ref result, ref badChainBudget);
+        for (var n = 0; n < maxFrames && (_impairment is not null || _retiring.Count < ReadyLimit); n++)
+        {
+            var frame = _pool.TryPop(out var pooled) ? pooled : new StagedFrame(_maxFrameLength);
+            var outcome = _source is { } ring ? TakeFromRing(ring, frame, headerBytes, out var taken) : TakeFromTap(frame, out taken);
+            if (taken == Taken.None)
+            {
+                _pool.Push(frame);
+                break;
+            }
+
+            if (taken == Taken.Malformed)
+            {
+                _pool.Push(frame);
+                result.CountDrop(DropReason.MalformedSourceChain);
+                continue;
+            }
+
+            if (outcome == DropReason.None && _impairment is { Count: >= ImpairmentLimit })
+            {
+                outcome = DropReason.ImpairmentQueueFull;
+            }
+
+            if (outcome == DropReason.None && _impairment is not null && !_impairment.Offer(frame, frame.Length, now))
+            {
+                outcome = DropReason.ImpairmentLoss;
+            }
+
+            // The observer sees the frame as it entered, whatever becomes of it.
+            if (_source is not null)
+            {
+                _observer?.OnFrame(in _takenHeader, new FramePayload(_tx, _sourceHeaderLength, frame.Length), outcome);
+                _source.AddUsed(_tx.Head, 0);
+            }
+            else
+            {
+                _observer?.OnFrame(in _takenHeader, new FramePayload(frame.Payload), outcome);
+            }
+
+            if (outcome != DropReason.None)
+            {
+                _pool.Push(frame);
+                result.CountDrop(outcome);
+            }
+            else if (_impairment is null)
+            {
+                _retiring.Enqueue(frame);
+            }
+        }
+
+        DeliverDue(maxFrames, now, headerBytes, ref result, ref badChainBudget);
+        if (_source is not null)
+        {
+            _source.FlushUsed();
+            result.NotifySource = _source.LastUsedIdx != sourceUsed && _source.ShouldNotifyDriver();
+        }
+
+        if (_destination is not null)
+        {
+            _destination.FlushUsed();
+            result.NotifyDestination = _destination.LastUsedIdx != destinationUsed && _destination.ShouldNotifyDriver();
+        }
+
+        Totals.Add(result);
+        return result;
+    }
+
+    private enum Taken
+    {
+        None,
+        Malformed,
+        Frame,
+    }
+
+    // The header of the frame last taken, as its source sent it (for the observer).
+    private VirtioNetHeader _takenHeader;
+
+    /// <summary>Pops one chain and copies its frame (the chain is returned by the caller after the observer saw it).</summary>
+    private DropReason TakeFromRing(SplitVirtqueue ring, StagedFrame frame, Span<byte> headerBytes, out Taken taken)
+    {
+        var popped = ring.TryPop(_tx);
+        if (popped is PopResult.Empty or PopResult.AvailIndexOutOfRange)
+        {
+            taken = Taken.None;
+            return DropReason.None;
+        }
+
+        if (popped != PopResult.Ok)
+        {
+            taken = Taken.Malformed;
+            return DropReason.MalformedSourceChain;
+        }
+
+        taken = Taken.Frame;
+        var outcome = Inspect(headerBytes, out _takenHeader, out var delivered, out var payloadLength, out var computeChecksum);
+        frame.Length = outcome == DropReason.None ? _tx.CopyFromReadable(_sourceHeaderLength, frame.Data.AsSpan(StagedFrame.HeaderRoom, payloadLength)) : 0;
+        frame.Header = delivered;
+        frame.ComputeChecksum = computeChecksum;
+        return outcome;
+    }
+
+    /// <summary>Reads one frame from the source tap, header and all, straight into the staged buffer.</summary>
+    private DropReason TakeFromTap(StagedFrame frame, out Taken taken)
+    {
+        var start = StagedFrame.HeaderRoom - TapDevice.HeaderLength;
+        var n = _sourceTap!.Read(frame.Data.AsSpan(start));
+        if (n == 0)
+        {
+            taken = Taken.None;
+            return DropReason.None;
+        }
+
+        taken = Taken.Frame;
+        frame.Length = Math.Max(n - TapDevice.HeaderLength, 0);
+        _takenHeader = n >= TapDevice.HeaderLength ? VirtioNetHeader.Read(frame.Data.AsSpan(start, TapDevice.HeaderLength)) : default;
+        if (frame.Length < EthernetHeaderLength)
+        {
+            return DropReason.TruncatedFrame;
+        }
+
+        var outcome = InspectHeader(_takenHeader, frame.Length, out var delivered, out var computeChecksum);
+        frame.Header = delivered;
+        frame.ComputeChecksum = computeChecksum;
+        return outcome;
+    }
+
+    /// <summary>Hands the frames that are due (ready ones first, then the impairment's) to the destination while it has room.</summary>
+    private void DeliverDue(int maxFrames, TimeSpan now, Span<byte> headerBytes, ref ForwardResult result, ref int badChainBudget)
+    {
+        for (var n = 0; n < maxFrames && !_stagedBlocked; n++)
+        {
+            var fromReady = _retiring.TryPeek(out var frame);
+            if (!fromReady && (_impairment is null || !_impairment.TryPeekDue(now, out frame)))
+            {
+                return;
+            }
+
+            if (_destinationTap is { } tap)
+            {
+                var header = frame!.Header;
+                header.NumBuffers = 0;
+                header.Write(frame.Data.AsSpan(StagedFrame.HeaderRoom - TapDevice.HeaderLength, TapDevice.HeaderLength));
+                if (!tap.Write(frame.Data.AsSpan(StagedFrame.HeaderRoom - TapDevice.HeaderLength, TapDevice.HeaderLength + frame.Length)))
+                {
+                    _stagedBlocked = true;
+                    result.DestinationFull = true;
+                    return;
+                }
+
+                result.Frames++;
+                result.Bytes += frame.Length;
+            }
+            else
+            {
+                var gathered = Gather(_destinationHeaderLength + frame!.Length, ref result, ref badChainBudget);
+                if (gathered == Gathered.Full)
+                {
+                    _stagedBlocked = true;
+                    result.DestinationFull = true;
+                    return;
+                }
+
+                if (gathered == Gathered.TooLarge)
+                {
+                    result.CountDrop(DropReason.FrameTooLarge);
+                }
+                else
+                {
+                    Deliver(frame.Header, frame.Length, frame.ComputeChecksum, headerBytes, frame);
+                    result.ChecksumsComputed += frame.ComputeChecksum ? 1 : 0;
+                    result.Frames++;
+                    result.Bytes += frame.Length;
+                }
+            }
+
+            _pool.Push(fromReady ? _retiring.Dequeue() : _impairment!.Dequeue());
+        }
     }
 
     /// <summary>
@@ -294,15 +626,15 @@ public sealed class Forwarder
     public ForwardResult ReturnHeld()
     {
         var result = default(ForwardResult);
-        var sourceUsed = _source.LastUsedIdx;
-        var destinationUsed = _destination.LastUsedIdx;
+        var sourceUsed = _source?.LastUsedIdx ?? 0;
+        var destinationUsed = _destination?.LastUsedIdx ?? 0;
         for (var i = 0; i < _heldCount; i++)
         {
-            _destination.AddUsed(_held[i].Head, 0);
+            _destination!.AddUsed(_held[i].Head, 0);
         }
         _heldCount = 0;
         _heldCapacity = 0;
-        if (_pending)
+        if (_pending && _source is not null)
         {
             Span<byte> headerBytes = stackalloc byte[VirtioNetHeader.Size];
             Inspect(headerBytes, out var header, out _, out var payloadLength, out _);
@@ -311,10 +643,16 @@ public sealed class Forwarder
             _pending = false;
             result.CountDrop(DropReason.Discarded);
         }
-        _source.FlushUsed();
-        _destination.FlushUsed();
-        result.NotifySource = _source.LastUsedIdx != sourceUsed && _source.ShouldNotifyDriver();
-        result.NotifyDestination = _destination.LastUsedIdx != destinationUsed && _destination.ShouldNotifyDriver();
+        if (_source is not null)
+        {
+            _source.FlushUsed();
+            result.NotifySource = _source.LastUsedIdx != sourceUsed && _source.ShouldNotifyDriver();
+        }
+        if (_destination is not null)
+        {
+            _destination.FlushUsed();
+            result.NotifyDestination = _destination.LastUsedIdx != destinationUsed && _destination.ShouldNotifyDriver();
+        }
         Totals.Add(result);
         return result;
     }
@@ -339,6 +677,14 @@ public sealed class Forwarder
         {
             return DropReason.FrameTooLarge;
         }
+        return InspectHeader(header, payloadLength, out delivered, out computeChecksum);
+    }
+
+    /// <summary>Decides from a frame's header what the destination may receive (the part of <see cref="Inspect"/> every source shares).</summary>
+    private DropReason InspectHeader(VirtioNetHeader header, int payloadLength, out VirtioNetHeader delivered, out bool computeChecksum)
+    {
+        delivered = default;
+        computeChecksum = false;
         var guestCsum = Has(VirtioFeatures.NetGuestCsum);
         if (header.GsoType != VirtioNetHeader.GsoNone)
         {
@@ -385,7 +731,7 @@ public sealed class Forwarder
         while (_heldCapacity < needed)
         {
             // Without MRG_RXBUF the frame must fit in one chain; the chain stays held for a smaller frame.
-            if ((_heldCount > 0 && !_mergeable) || _heldCount >= _destination.Size || _heldCount >= ushort.MaxValue)
+            if ((_heldCount > 0 && !_mergeable) || _heldCount >= _destination!.Size || _heldCount >= ushort.MaxValue)
             {
                 return Gathered.TooLarge;
             }
@@ -420,7 +766,8 @@ public sealed class Forwarder
         return Gathered.Ok;
     }
 
-    private void Deliver(VirtioNetHeader header, int payloadLength, bool computeChecksum, Span<byte> headerBytes)
+    /// <param name="staged">The frame's copy when an impairment held it; null: straight from the source chain.</param>
+    private void Deliver(VirtioNetHeader header, int payloadLength, bool computeChecksum, Span<byte> headerBytes, StagedFrame? staged)
     {
         var chains = 0;
         var sourceOffset = _sourceHeaderLength;
@@ -430,7 +777,15 @@ public sealed class Forwarder
             var chain = _held[chains];
             var start = chains == 0 ? _destinationHeaderLength : 0;
             var n = Math.Min(chain.WritableLength - start, remaining);
-            DescriptorChain.Copy(_tx, sourceOffset, chain, start, n);
+            if (staged is null)
+            {
+                DescriptorChain.Copy(_tx, sourceOffset, chain, start, n);
+            }
+            else
+            {
+                chain.CopyToWritable(start, staged.Data.AsSpan(StagedFrame.HeaderRoom + sourceOffset - _sourceHeaderLength, n));
+            }
+
             if (chains == _placed.Length)
             {
                 Array.Resize(ref _placed, chains * 2);
@@ -449,7 +804,7 @@ public sealed class Forwarder
         _held[0].CopyToWritable(0, bytes);
         for (var i = 0; i < chains; i++)
         {
-            _destination.AddUsed(_held[i].Head, (uint)(_placed[i] + (i == 0 ? _destinationHeaderLength : 0)));
+            _destination!.AddUsed(_held[i].Head, (uint)(_placed[i] + (i == 0 ? _destinationHeaderLength : 0)));
             _heldCapacity -= _held[i].WritableLength;
         }
         // Rotate the used chain objects behind the ones still held, keeping the held ones in avail order.

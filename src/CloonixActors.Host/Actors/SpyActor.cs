@@ -1,0 +1,295 @@
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Event;
+using CloonixActors.Domain;
+using CloonixActors.Protocol;
+using CloonixActors.Relay.Capture;
+using CloonixActors.Relay.Engine;
+using CloonixActors.Relay.Impairment;
+
+namespace CloonixActors.Host.Actors;
+
+/// <summary>Makes the relay of one s nic: a name for its thread, the node-side vhost-user socket, the lan-side tap.</summary>
+public delegate IRelay RelayFactory(string name, string nodeSocket, string lanTap);
+
+/// <summary>Apply the state's impairment of one s nic (internal; from the host agent through the VM actor).</summary>
+public sealed record ApplyImpairment(int Nic, ImpairmentSpec In, ImpairmentSpec Out, IActorRef? ReplyTo);
+
+/// <summary>
+/// Owns the relay of one s nic: its forwarding thread and its two vhost-user sockets. Publishes the nic's
+/// counters about once a second (the "blinking"), runs at most one capture at a time, applies the nic's
+/// impairment. When the relay thread dies it makes a new relay (with back-off) and puts the capture and
+/// the impairment back on it; QEMU reconnects by itself, and the host agent re-creates the OVS port,
+/// which does not reconnect.
+/// </summary>
+public sealed class SpyActor : ReceiveActor, IWithTimers
+{
+    public const string TrafficTopic = "cloonix.traffic";
+    private static readonly TimeSpan TickInterval = TimeSpan.FromSeconds(1);
+
+    private readonly string _host;
+    private readonly NodeSpec _node;
+    private readonly int _nic;
+    private readonly string _nodeSocket;
+    private readonly RelayFactory _factory;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private IRelay? _relay;
+    // Counters of relays that died, so the published totals never go back.
+    private TrafficSnapshot _carried;
+    private TrafficSnapshot _last;
+    private DateTimeOffset _lastAt = DateTimeOffset.UtcNow;
+    private int _restarts;
+    private ImpairmentSettings? _in;
+    private ImpairmentSettings? _out;
+    private Capture? _capture;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(string host, NodeSpec node, int nic, string nodeSocket, RelayFactory factory) =>
+        Akka.Actor.Props.Create(() => new SpyActor(host, node, nic, nodeSocket, factory));
+
+    public SpyActor(string host, NodeSpec node, int nic, string nodeSocket, RelayFactory factory)
+    {
+        _host = host;
+        _node = node;
+        _nic = nic;
+        _nodeSocket = nodeSocket;
+        _factory = factory;
+
+        Receive<Tick>(_ => Publish());
+        Receive<RelayFaulted>(OnFaulted);
+        Receive<RestartRelay>(_ => StartRelay());
+        Receive<ApplyImpairment>(OnImpairment);
+        Receive<StartCapture>(OnStartCapture);
+        Receive<InjectRelayFault>(_ =>
+        {
+            if (_relay is null)
+            {
+                Sender.Tell(new CommandFailed(ErrorCode.Unavailable, $"{Nic}: the relay is restarting"));
+                return;
+            }
+
+            _relay.FailForTest();
+            Sender.Tell(new CommandSucceeded($"{Nic}: relay thread failure injected"));
+        });
+        Receive<CaptureSessionEnded>(e => EndCapture(e.Reason));
+        Receive<CaptureEnded>(e =>
+        {
+            e.Receiver.Tell(e.Result);
+            _log.Info("{0}: capture ended ({1}): {2} frame(s) written, {3} dropped, {4} counted", Nic, e.Result.Reason, e.Result.Frames, e.Result.Dropped, e.Result.Counted);
+        });
+    }
+
+    private string Nic => $"{_node.Name}/{_nic}";
+
+    private sealed record Tick;
+
+    private sealed record RelayFaulted(IRelay Relay, string Message);
+
+    private sealed record RestartRelay;
+
+    private sealed record CaptureEnded(IActorRef Receiver, CaptureStopped Result);
+
+    /// <summary>A running capture: its sink on the relay, the stream the sink writes into, the counters when it began.</summary>
+    private sealed record Capture(IActorRef Receiver, IActorRef Session, PcapSink Sink, CaptureStream Stream, TrafficSnapshot Start);
+
+    protected override void PreStart()
+    {
+        StartRelay();
+        Timers.StartPeriodicTimer("tick", new Tick(), TickInterval);
+    }
+
+    protected override void PostStop()
+    {
+        if (_capture is { } c)
+        {
+            _capture = null;
+            _relay?.SwapCapture(null);
+            c.Receiver.Tell(new CaptureStopped(_node.Name, _nic, c.Sink.Written, c.Sink.Dropped, 0, "the nic was removed"));
+            _ = c.Sink.DisposeAsync().AsTask();
+        }
+
+        _relay?.Dispose();
+        _relay = null;
+    }
+
+    private void StartRelay()
+    {
+        var self = Self;
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(_nodeSocket)!);
+            var relay = _factory($"{_node.Name} eth{_nic}", _nodeSocket, OsNames.SpyPort(_node.Id, _nic));
+            relay.Faulted += ex => self.Tell(new RelayFaulted(relay, ex.Message));
+            relay.SetImpairment(_out, _in);
+            relay.Start();
+            _relay = relay;
+            _log.Info("{0}: relay started ({1} on the lan bridge)", Nic, OsNames.SpyPort(_node.Id, _nic));
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+        {
+            _log.Warning("{0}: relay did not start: {1}", Nic, ex.Message);
+            ScheduleRestart();
+            return;
+        }
+
+        if (_capture is { } c)
+        {
+            _relay.SwapCapture(c.Sink);
+        }
+
+        // The lan-side tap is new (the one of an earlier relay, or of an earlier cloonixd, went with it): OVS
+        // keeps a port whose device came back dead until it is removed and added again.
+        Context.Parent.Tell(new NodeReady(_node.Name, [OsNames.SpyPort(_node.Id, _nic)]));
+    }
+
+    private void ScheduleRestart()
+    {
+        var delay = RetryBackoff.Delay(++_restarts, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
+        Timers.StartSingleTimer("restart", new RestartRelay(), delay);
+    }
+
+    private void OnFaulted(RelayFaulted f)
+    {
+        if (!ReferenceEquals(f.Relay, _relay))
+        {
+            return;
+        }
+
+        _log.Error("{0}: relay thread failed ({1}); starting a new relay", Nic, f.Message);
+        _carried += _relay.Counters.Snapshot();
+        _relay.Dispose();
+        _relay = null;
+        ScheduleRestart();
+    }
+
+    private TrafficSnapshot Totals() => _carried + (_relay?.Counters.Snapshot() ?? default);
+
+    private void Publish()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var totals = Totals();
+        var seconds = Math.Max((now - _lastAt).TotalSeconds, 0.001);
+        var d = totals - _last;
+        _last = totals;
+        _lastAt = now;
+        DistributedPubSub.Get(Context.System).Mediator.Tell(new Publish(TrafficTopic, new NicTraffic(
+            _host,
+            _node.Name,
+            _nic,
+            now,
+            totals.PacketsIn,
+            totals.BytesIn,
+            totals.PacketsOut,
+            totals.BytesOut,
+            totals.Drops,
+            d.PacketsIn / seconds,
+            d.PacketsOut / seconds,
+            d.BytesIn * 8 / seconds,
+            d.BytesOut * 8 / seconds,
+            _restarts)));
+    }
+
+    private void OnImpairment(ApplyImpairment a)
+    {
+        _in = ToSettings(a.In);
+        _out = ToSettings(a.Out);
+        _relay?.SetImpairment(_out, _in);
+        _log.Info("{0}: impairment in: {1}; out: {2}", Nic, a.In, a.Out);
+        a.ReplyTo?.Tell(new CommandSucceeded($"{Nic} impaired: in {a.In}; out {a.Out}"));
+    }
+
+    private static ImpairmentSettings? ToSettings(ImpairmentSpec s) =>
+        s.IsNone ? null : new ImpairmentSettings(s.DelayMs, s.JitterMs, s.LossPercent, s.RateMbit);
+
+    private void OnStartCapture(StartCapture start)
+    {
+        if (_capture is not null)
+        {
+            Sender.Tell(new CommandFailed(ErrorCode.Conflict, $"{Nic} is already being captured: one capture per nic at a time"));
+            return;
+        }
+
+        if (start.Receiver is null || start.Receiver.IsNobody())
+        {
+            Sender.Tell(new CommandFailed(ErrorCode.InvalidArgument, "a capture needs a receiver"));
+            return;
+        }
+
+        var receiver = start.Receiver;
+        var self = Self;
+        var stream = new CaptureStream((seq, bytes) => receiver.Tell(new CaptureChunk(seq, bytes), self), window: 16, stallTimeout: TimeSpan.FromSeconds(10));
+        var sink = new PcapSink(stream);
+        var session = Context.ActorOf(CaptureSession.Props(stream, receiver), $"capture-{Guid.NewGuid():N}");
+        var at = _relay?.SwapCapture(sink) ?? Totals();
+        _capture = new Capture(receiver, session, sink, stream, _carried + at);
+        _log.Info("{0}: capture started for {1}", Nic, receiver.Path);
+        Sender.Tell(new CaptureStarted(_node.Name, _nic, session));
+    }
+
+    private void EndCapture(string reason)
+    {
+        if (_capture is not { } c)
+        {
+            return;
+        }
+
+        _capture = null;
+        var end = _carried + (_relay?.SwapCapture(null) ?? default);
+        Context.Stop(c.Session);
+        var counted = (end - c.Start).Packets;
+        var (node, nic) = (_node.Name, _nic);
+        // Disposing drains the sink's queue into the stream: every chunk goes out before the summary.
+        c.Sink.DisposeAsync().AsTask().ContinueWith(
+            _ => new CaptureEnded(c.Receiver, new CaptureStopped(node, nic, c.Sink.Written, c.Sink.Dropped, counted, reason)),
+            TaskScheduler.Default).PipeTo(Self);
+    }
+}
+
+/// <summary>Sent by a capture session to its spy when the capture must end (asked, reader gone, or silent).</summary>
+public sealed record CaptureSessionEnded(string Reason);
+
+/// <summary>
+/// The capture's face to the client: it takes the reader's acknowledgements (which give the stream its
+/// credit back) and its stop, and ends the capture when the reader goes away or stays silent.
+/// </summary>
+public sealed class CaptureSession : ReceiveActor, IWithTimers
+{
+    private static readonly TimeSpan Silence = TimeSpan.FromSeconds(10);
+    private DateTime _heard = DateTime.UtcNow;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(CaptureStream stream, IActorRef receiver) =>
+        Akka.Actor.Props.Create(() => new CaptureSession(stream, receiver));
+
+    public CaptureSession(CaptureStream stream, IActorRef receiver)
+    {
+        Context.Watch(receiver);
+        Receive<CaptureAck>(a =>
+        {
+            _heard = DateTime.UtcNow;
+            stream.Ack(a.Sequence);
+        });
+        Receive<StopCapture>(_ => End("stopped by the reader"));
+        Receive<Terminated>(_ => End("the reader went away"));
+        Receive<CheckSilence>(_ =>
+        {
+            if (DateTime.UtcNow - _heard > Silence)
+            {
+                End("the reader stopped answering");
+            }
+        });
+    }
+
+    private sealed record CheckSilence;
+
+    protected override void PreStart() => Timers.StartPeriodicTimer("silence", new CheckSilence(), TimeSpan.FromSeconds(2));
+
+    private void End(string reason)
+    {
+        Context.Parent.Tell(new CaptureSessionEnded(reason));
+        Timers.CancelAll();
+        Become(() => ReceiveAny(_ => { }));
+    }
+}
