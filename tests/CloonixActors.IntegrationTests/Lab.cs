@@ -120,6 +120,27 @@ public sealed class Lab : IDisposable
         return Run(program, cliArgs);
     }
 
+    /// <summary>
+    /// Starts a long-running cloonix command (spy, events) in the background; its stdout goes byte for byte
+    /// to <paramref name="stdoutFile"/> (a pcap stream), its stderr is collected.
+    /// </summary>
+    public CliStream StartCli(string stdoutFile, params string[] args)
+    {
+        var (program, cliArgs) = InHost(CliPath, ["--contact", Endpoint, "--state-dir", StateDir, .. args]);
+        var psi = new ProcessStartInfo(program)
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in cliArgs)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        return new CliStream(Process.Start(psi)!, stdoutFile);
+    }
+
     /// <summary>Runs a cloonix command that must succeed, and returns its stdout.</summary>
     public string Ok(params string[] args)
     {
@@ -331,3 +352,83 @@ public sealed class Lab : IDisposable
 
 [CollectionDefinition("dataplane", DisableParallelization = true)]
 public sealed class DataPlaneCollection;
+
+/// <summary>A background cloonix process: stdout copied to a file, stderr collected, stopped with SIGINT like Ctrl-C.</summary>
+public sealed class CliStream : IDisposable
+{
+    private readonly Process _process;
+    private readonly Task _copy;
+    private readonly System.Text.StringBuilder _stderr = new();
+
+    public CliStream(Process process, string stdoutFile)
+    {
+        _process = process;
+        var file = File.Create(stdoutFile);
+        _copy = Task.Run(async () =>
+        {
+            await using (file)
+            {
+                await process.StandardOutput.BaseStream.CopyToAsync(file);
+            }
+        });
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                lock (_stderr)
+                {
+                    _stderr.AppendLine(e.Data);
+                }
+            }
+        };
+        process.BeginErrorReadLine();
+    }
+
+    public string Stderr
+    {
+        get
+        {
+            lock (_stderr)
+            {
+                return _stderr.ToString();
+            }
+        }
+    }
+
+    public void WaitForStderr(string text) =>
+        Lab.WaitUntil(() => Stderr.Contains(text, StringComparison.Ordinal) || _process.HasExited, TimeSpan.FromSeconds(30), $"'{text}' from cloonix ({Stderr})");
+
+    /// <summary>SIGINT (Ctrl-C), then the exit code once stdout is fully copied.</summary>
+    public int Stop()
+    {
+        if (!_process.HasExited)
+        {
+            Lab.Run("kill", ["-INT", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        }
+
+        return Wait();
+    }
+
+    public int Wait()
+    {
+        if (!_process.WaitForExit(TimeSpan.FromSeconds(60)))
+        {
+            _process.Kill();
+        }
+
+        _process.WaitForExit();
+        _copy.Wait(TimeSpan.FromSeconds(30));
+        return _process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            _process.WaitForExit();
+        }
+
+        _process.Dispose();
+    }
+}

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using CloonixActors.Relay.Impairment;
 using CloonixActors.Relay.Tests.Memory;
 using CloonixActors.Relay.Virtio;
 
@@ -497,6 +498,82 @@ public sealed class ForwarderTests : IDisposable
         Assert.Equal(0, forwarder.Forward(0).Frames);
         Assert.Equal(5, forwarder.Totals.Frames);
         Assert.Equal(500, forwarder.Totals.Bytes);
+    }
+
+    [Fact]
+    public void A_delay_returns_the_tx_chain_at_once_and_delivers_the_frame_only_when_its_time_comes()
+    {
+        var now = TimeSpan.FromSeconds(10);
+        var forwarder = new Forwarder(_tx.CreateQueue(LinuxGuest), LinuxGuest, _rx.CreateQueue(LinuxGuest), LinuxGuest, _observer, clock: () => now);
+        forwarder.SetImpairment(new ImpairmentSettings(DelayMs: 30), new Random(1));
+        var frame = Frame(200, 3);
+        var header = new VirtioNetHeader { Flags = VirtioNetHeader.FlagNeedsCsum, CsumStart = 34, CsumOffset = 16 };
+        Send(header, frame, 12);
+        var rxHead = _rx.AddChain((_guest.AllocBuffer(2048), 2048, true));
+
+        var first = forwarder.Forward(64);
+        Assert.Equal(0, first.Frames);
+        Assert.Equal(1, _tx.UsedIdx);
+        Assert.Equal(0, _rx.UsedIdx);
+        Assert.Equal(TimeSpan.FromMilliseconds(30), forwarder.NextRelease);
+
+        now += TimeSpan.FromMilliseconds(29);
+        Assert.Equal(0, forwarder.Forward(64).Frames);
+        now += TimeSpan.FromMilliseconds(1);
+        var due = forwarder.Forward(64);
+
+        Assert.Equal(1, due.Frames);
+        Assert.True(due.NotifyDestination);
+        var (delivered, payload) = ReceivedAcross(rxHead, 212);
+        Assert.Equal(header with { NumBuffers = 1 }, delivered);
+        Assert.Equal(frame, payload);
+        Assert.Null(forwarder.NextRelease);
+    }
+
+    [Fact]
+    public void Loss_drops_and_counts_frames_and_removing_the_impairment_lets_held_frames_out_first_in_order()
+    {
+        var now = TimeSpan.Zero;
+        var forwarder = new Forwarder(_tx.CreateQueue(LinuxGuest), LinuxGuest, _rx.CreateQueue(LinuxGuest), LinuxGuest, _observer, clock: () => now);
+        forwarder.SetImpairment(new ImpairmentSettings(LossPercent: 100), new Random(1));
+        Send(default, Frame(100, 1), 12);
+        Assert.Equal(1, forwarder.Forward(64).Dropped(DropReason.ImpairmentLoss));
+
+        forwarder.SetImpairment(new ImpairmentSettings(DelayMs: 1000), new Random(1));
+        Send(default, Frame(100, 2), 12);
+        Send(default, Frame(100, 3), 12);
+        var heads = Enumerable.Range(0, 3).Select(_ => _rx.AddChain((_guest.AllocBuffer(2048), 2048, true))).ToArray();
+        Assert.Equal(0, forwarder.Forward(64).Frames);
+
+        forwarder.SetImpairment(null);
+        Send(default, Frame(100, 4), 12);
+        Assert.Equal(3, forwarder.Forward(64).Frames);
+        Assert.Equal(Frame(100, 2), ReceivedAcross(heads[0], 112).Payload);
+        Assert.Equal(Frame(100, 3), ReceivedAcross(heads[1], 112).Payload);
+        Assert.Equal(Frame(100, 4), ReceivedAcross(heads[2], 112).Payload);
+        Assert.Equal(4, _tx.UsedIdx);
+    }
+
+    [Fact]
+    public void A_rate_cap_spaces_frames_by_their_size()
+    {
+        var now = TimeSpan.Zero;
+        var forwarder = new Forwarder(_tx.CreateQueue(LinuxGuest), LinuxGuest, _rx.CreateQueue(LinuxGuest), LinuxGuest, _observer, clock: () => now);
+        // 8 Mbit/s: a 1000-byte frame takes 1 ms on the wire.
+        forwarder.SetImpairment(new ImpairmentSettings(RateMbit: 8), new Random(1));
+        for (byte i = 0; i < 3; i++)
+        {
+            Send(default, Frame(1000, i), 12);
+            _rx.AddChain((_guest.AllocBuffer(2048), 2048, true));
+        }
+
+        Assert.Equal(0, forwarder.Forward(64).Frames);
+        now = TimeSpan.FromMilliseconds(1);
+        Assert.Equal(1, forwarder.Forward(64).Frames);
+        now = TimeSpan.FromMilliseconds(2.5);
+        Assert.Equal(1, forwarder.Forward(64).Frames);
+        now = TimeSpan.FromMilliseconds(3);
+        Assert.Equal(1, forwarder.Forward(64).Frames);
     }
 
     private Forwarder Create(ulong sourceFeatures, ulong destinationFeatures, int maxFrameLength = Forwarder.DefaultMaxFrameLength) =>

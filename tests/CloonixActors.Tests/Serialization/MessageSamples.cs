@@ -67,6 +67,21 @@ internal static class MessageSamples
             3,
             "TCG: /dev/kvm is absent"),
         new BuildImage("tiny"),
+
+        // the spyable path (streams carry the client's and the session's actor refs)
+        new StartCapture("vm1", 0, Akka.Actor.ActorRefs.Nobody),
+        new CaptureStarted("vm1", 0, Akka.Actor.ActorRefs.Nobody),
+        new CaptureChunk(7, [0xd4, 0xc3, 0xb2, 0xa1, 0, 1]),
+        new CaptureAck(7),
+        new StopCapture(),
+        new CaptureStopped("vm1", 0, 12, 1, 13, "stopped by the reader"),
+        new SubscribeEvents(Akka.Actor.ActorRefs.Nobody),
+        new EventsSubscribed(Akka.Actor.ActorRefs.Nobody),
+        new EventsKeepAlive(),
+        new NicTraffic("host1", "vm1", 0, new DateTimeOffset(2026, 11, 25, 20, 0, 0, TimeSpan.Zero), 10, 1000, 20, 30000, 1, 2.5, 5, 8000, 120000, 1),
+        new ImpairNic("vm1", 0, "both", 40, 5, 1.5, 100),
+        new InjectRelayFault("vm1", 0),
+        new NicImpaired("vm1", 0, "in", 40, 5, 1.5, 100),
     }.ToDictionary(m => m.GetType());
 
     /// <summary>Every concrete type of the Protocol assembly that carries the serialization marker.</summary>
