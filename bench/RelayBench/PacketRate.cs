@@ -32,6 +32,8 @@ internal static class PacketRate
     /// <param name="EndsCpu">Likewise for the ends.</param>
     private sealed record Row(int Frame, string Middle, double Mpps, double Gbps, double MiddleCpu, double EndsCpu, double? Kept = null);
 
+    private static double PerCore(Row r) => r.Mpps / Math.Max(r.MiddleCpu, 1) * 100;
+
     private readonly record struct Rate(double Mpps, double Gbps, double MiddleCpu, double EndsCpu);
 
     /// <param name="seconds">The measuring window of each figure.</param>
@@ -72,17 +74,21 @@ internal static class PacketRate
         Console.WriteLine($"relay packet rate: frames both ways between two net_virtio_user ports of one dpdk-testpmd (flowgen, core {EndsCore})");
         Console.WriteLine($"through the middle (core {MiddleCore}), as received by the ends over {seconds} s after {WarmUp.TotalSeconds:0} s of warm-up;");
         Console.WriteLine($"best of {rounds} rounds (range of packets/s in brackets); {Environment.ProcessorCount} cores, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
-        Console.WriteLine($"{"frame",6}  {"middle",-40}{"Mpps",7}{"(range)",15}{"Gbit/s",8}{"CPU% mid/ends",15}  note");
+        Console.WriteLine($"{"frame",6}  {"middle",-40}{"Mpps",7}{"(range)",15}{"Gbit/s",8}{"CPU% mid/ends",15}{"Mpps/core",11}  note");
         var worst = double.MaxValue;
+        var worstPerCore = double.MaxValue;
         foreach (var group in rows.GroupBy(r => (r.Frame, r.Middle)))
         {
             var best = group.MaxBy(r => r.Mpps)!;
             var baseline = rows.Where(r => r.Frame == best.Frame && r.Middle == Baseline).Max(r => r.Mpps);
             var share = best.Mpps / baseline * 100;
-            var note = best.Middle == Baseline ? "baseline" : $"{share:0} % of testpmd";
+            var perCore = PerCore(best);
+            var sharePerCore = perCore / PerCore(rows.Where(r => r.Frame == best.Frame && r.Middle == Baseline).MaxBy(r => r.Mpps)!) * 100;
+            var note = best.Middle == Baseline ? "baseline" : $"{share:0} % of testpmd ({sharePerCore:0} % per core)";
             if (best.Middle != Baseline)
             {
                 worst = Math.Min(worst, share);
+                worstPerCore = Math.Min(worstPerCore, sharePerCore);
             }
 
             if (best.Kept is { } kept)
@@ -92,10 +98,11 @@ internal static class PacketRate
 
             var range = $"({group.Min(r => r.Mpps):0.00}-{group.Max(r => r.Mpps):0.00})";
             var cpu = $"{best.MiddleCpu:0}/{best.EndsCpu:0}";
-            Console.WriteLine($"{best.Frame,6}  {best.Middle,-40}{best.Mpps,7:0.00}{range,15}{best.Gbps,8:0.00}{cpu,15}  {note}");
+            Console.WriteLine($"{best.Frame,6}  {best.Middle,-40}{best.Mpps,7:0.00}{range,15}{best.Gbps,8:0.00}{cpu,15}{perCore,11:0.00}  {note}");
         }
 
-        Console.WriteLine($"relay at {worst:0} % of testpmd's packets/s at worst (goal 80 %): {(worst >= 80 ? "met" : "NOT met")}");
+        Console.WriteLine($"relay at {worst:0} % of testpmd's packets/s at worst (goal 80 %): {(worst >= 80 ? "met" : "NOT met")}; "
+            + $"per core of the middle's CPU time {worstPerCore:0} %");
         if (idle is var (fresh, stopped))
         {
             Console.WriteLine($"relay process CPU while idle, both sides connected, {seconds} s: {fresh:0.00} % of one core before any traffic, "
@@ -103,7 +110,8 @@ internal static class PacketRate
         }
 
         Console.WriteLine("Gbit/s counts Ethernet frames without FCS, preamble or gap (testpmd's RX-bytes). CPU%: of one core during");
-        Console.WriteLine("the best window, the middle's process and the ends' (both poll: under 100 means other work took their core).");
+        Console.WriteLine("the best window, the middle's process and the ends' (both poll: under 100 means other work took their core);");
+        Console.WriteLine("Mpps/core = Mpps / the middle's CPU share, what a core of its own would carry if the middle is the bottleneck.");
     }
 
     private static async Task<Row> ThroughTestPmdAsync(string dir, int frame, TimeSpan window)

@@ -32,6 +32,7 @@ public sealed class SpyActor : ReceiveActor, IWithTimers
     private readonly int _nic;
     private readonly string _nodeSocket;
     private readonly RelayFactory _factory;
+    private readonly IActorRef? _publishTo;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private IRelay? _relay;
     // Counters of relays that died, so the published totals never go back.
@@ -45,11 +46,13 @@ public sealed class SpyActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string host, NodeSpec node, int nic, string nodeSocket, RelayFactory factory) =>
-        Akka.Actor.Props.Create(() => new SpyActor(host, node, nic, nodeSocket, factory));
+    /// <param name="publishTo">Where the traffic events go; null: the cluster's pub-sub mediator (tests give a probe).</param>
+    public static Props Props(string host, NodeSpec node, int nic, string nodeSocket, RelayFactory factory, IActorRef? publishTo = null) =>
+        Akka.Actor.Props.Create(() => new SpyActor(host, node, nic, nodeSocket, factory, publishTo));
 
-    public SpyActor(string host, NodeSpec node, int nic, string nodeSocket, RelayFactory factory)
+    public SpyActor(string host, NodeSpec node, int nic, string nodeSocket, RelayFactory factory, IActorRef? publishTo)
     {
+        _publishTo = publishTo;
         _host = host;
         _node = node;
         _nic = nic;
@@ -173,7 +176,7 @@ public sealed class SpyActor : ReceiveActor, IWithTimers
         var d = totals - _last;
         _last = totals;
         _lastAt = now;
-        DistributedPubSub.Get(Context.System).Mediator.Tell(new Publish(TrafficTopic, new NicTraffic(
+        (_publishTo ?? DistributedPubSub.Get(Context.System).Mediator).Tell(new Publish(TrafficTopic, new NicTraffic(
             _host,
             _node.Name,
             _nic,

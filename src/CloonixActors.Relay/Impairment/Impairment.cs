@@ -1,19 +1,14 @@
 namespace CloonixActors.Relay.Impairment;
 
-/// <summary>What to do to frames in one direction: added delay and jitter, random loss, a rate cap.</summary>
+/// <summary>
+/// What to do to frames in one direction: added delay and jitter, random loss, a rate cap. Validated where
+/// users give it (the domain's ImpairmentSpec); the relay takes it as it comes.
+/// </summary>
 public sealed record ImpairmentSettings(double DelayMs = 0, double JitterMs = 0, double LossPercent = 0, double RateMbit = 0)
 {
     public static readonly ImpairmentSettings None = new();
 
     public bool IsNone => DelayMs == 0 && JitterMs == 0 && LossPercent == 0 && RateMbit == 0;
-
-    /// <summary>Null when usable, else the one line a user needs.</summary>
-    public string? Problem() =>
-        DelayMs is < 0 or > 60_000 ? $"delay {DelayMs} ms is outside 0 to 60000"
-        : JitterMs < 0 || JitterMs > DelayMs + 0.000001 ? $"jitter {JitterMs} ms must be between 0 and the delay ({DelayMs} ms)"
-        : LossPercent is < 0 or > 100 ? $"loss {LossPercent} % is outside 0 to 100"
-        : RateMbit is < 0 or > 400_000 ? $"rate {RateMbit} Mbit/s is outside 0 (no cap) to 400000"
-        : null;
 }
 
 /// <summary>

@@ -1,0 +1,151 @@
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.TestKit;
+using CloonixActors.Domain;
+using CloonixActors.Host.Actors;
+using CloonixActors.Protocol;
+using CloonixActors.Relay.Capture;
+using CloonixActors.Relay.Engine;
+using CloonixActors.Relay.Impairment;
+using Xunit.Abstractions;
+
+namespace CloonixActors.Tests.Actors;
+
+public sealed class SpyActorSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit(TestConfig.Base, "spy", output)
+{
+    private static readonly NodeSpec Vm = new("vm1", 5, NodeKind.Vm, 1, "s", new VmSpec(256, 1, "tiny"));
+    private readonly List<FakeRelay> _relays = [];
+
+    private (IActorRef Spy, TestProbe Parent, TestProbe Events) Start()
+    {
+        var parent = CreateTestProbe();
+        var events = CreateTestProbe();
+        var spy = parent.ChildActorOf(SpyActor.Props("h1", Vm, 0, "/nonexistent/s0.sock", Factory, events.Ref));
+        return (spy, parent, events);
+    }
+
+    private IRelay Factory(string name, string nodeSocket, string lanTap)
+    {
+        Assert.Equal(OsNames.SpyPort(5, 0), lanTap);
+        var relay = new FakeRelay();
+        lock (_relays)
+        {
+            _relays.Add(relay);
+        }
+
+        return relay;
+    }
+
+    private FakeRelay Relay(int i)
+    {
+        AwaitCondition(() =>
+        {
+            lock (_relays)
+            {
+                return _relays.Count > i;
+            }
+        }, TimeSpan.FromSeconds(5));
+        lock (_relays)
+        {
+            return _relays[i];
+        }
+    }
+
+    [Fact]
+    public void The_relay_starts_the_lan_port_is_re_created_and_counters_are_published_every_second()
+    {
+        var (_, parent, events) = Start();
+        var ready = parent.ExpectMsg<NodeReady>();
+        Assert.Equal(["cxa5s0"], ready.Recreated);
+        var relay = Relay(0);
+        Assert.True(relay.Started);
+
+        relay.Counters.CountIn(100);
+        relay.Counters.CountOut(60);
+        var published = events.FishForMessage<Publish>(p => p.Message is NicTraffic { PacketsIn: 1 }, TimeSpan.FromSeconds(3));
+        Assert.Equal(SpyActor.TrafficTopic, published.Topic);
+        var traffic = (NicTraffic)published.Message;
+        Assert.Equal(("h1", "vm1", 0, 100L, 60L), (traffic.Host, traffic.Node, traffic.Nic, traffic.BytesIn, traffic.BytesOut));
+    }
+
+    [Fact]
+    public void A_failed_relay_is_replaced_with_its_impairment_and_the_totals_carry_on()
+    {
+        var (spy, parent, events) = Start();
+        parent.ExpectMsg<NodeReady>();
+        var first = Relay(0);
+        spy.Tell(new ApplyImpairment(0, new ImpairmentSpec(10, 0, 0, 0), ImpairmentSpec.None, TestActor));
+        ExpectMsg<CommandSucceeded>();
+        Assert.Equal(new ImpairmentSettings(10, 0, 0, 0), first.Inbound);
+        first.Counters.CountIn(500);
+
+        first.Fail(new InvalidOperationException("boom"));
+
+        parent.ExpectMsg<NodeReady>(TimeSpan.FromSeconds(5));
+        var second = Relay(1);
+        Assert.True(first.Disposed);
+        Assert.True(second.Started);
+        Assert.Equal(new ImpairmentSettings(10, 0, 0, 0), second.Inbound);
+        Assert.Null(second.Outbound);
+        var traffic = (NicTraffic)events.FishForMessage<Publish>(p => p.Message is NicTraffic { RelayRestarts: 1 }, TimeSpan.FromSeconds(3)).Message;
+        Assert.Equal(500, traffic.BytesIn);
+    }
+
+    [Fact]
+    public void A_capture_goes_to_the_receiver_and_its_summary_counts_what_the_relay_saw_meanwhile()
+    {
+        var (spy, parent, _) = Start();
+        parent.ExpectMsg<NodeReady>();
+        var relay = Relay(0);
+        relay.Counters.CountIn(10);
+        var receiver = CreateTestProbe();
+
+        spy.Tell(new StartCapture("vm1", 0, receiver.Ref));
+        var started = ExpectMsg<CaptureStarted>();
+        var sink = Assert.IsType<PcapSink>(relay.Capture);
+        sink.Offer(DateTimeOffset.UtcNow, new byte[60]);
+        relay.Counters.CountOut(60);
+        spy.Tell(new StartCapture("vm1", 0, receiver.Ref));
+        Assert.Contains("already being captured", ExpectMsg<CommandFailed>().Message, StringComparison.Ordinal);
+
+        started.Session.Tell(new StopCapture());
+        var header = receiver.ExpectMsg<CaptureChunk>();
+        Assert.Equal(1, header.Sequence);
+        var stopped = receiver.FishForMessage<CaptureStopped>(_ => true, TimeSpan.FromSeconds(5));
+        Assert.Equal((1L, 0L, 1L), (stopped.Frames, stopped.Dropped, stopped.Counted));
+        Assert.Null(relay.Capture);
+    }
+
+    private sealed class FakeRelay : IRelay
+    {
+        public event Action<Exception>? Faulted;
+
+        public TrafficCounters Counters { get; } = new();
+
+        public bool Started { get; private set; }
+
+        public bool Disposed { get; private set; }
+
+        public PcapSink? Capture { get; private set; }
+
+        public ImpairmentSettings? Outbound { get; private set; }
+
+        public ImpairmentSettings? Inbound { get; private set; }
+
+        public void Start() => Started = true;
+
+        public TrafficSnapshot SwapCapture(PcapSink? sink)
+        {
+            Capture = sink;
+            return Counters.Snapshot();
+        }
+
+        public void SetImpairment(ImpairmentSettings? outbound, ImpairmentSettings? inbound) => (Outbound, Inbound) = (outbound, inbound);
+
+        public void FailForTest() => Fail(new InvalidOperationException("injected"));
+
+        public void Fail(Exception ex) => Faulted?.Invoke(ex);
+
+        public void Dispose() => Disposed = true;
+    }
+}
