@@ -36,8 +36,8 @@ def main():
         accel = json.loads(status)["acceleration"]
         client = statistics.median(lab.timed("status") for _ in range(3))
         rows = []
-        for kind, lan, nodes in [("veth", "lan-c", ["c1", "c2"]), ("v", "lan-v", ["v1", "v2"]), ("d", "lan-d", ["d1", "d2"])]:
-            if kind == "d" and not dpdk:
+        for kind, lan, nodes in [("veth", "lan-c", ["c1", "c2"]), ("v", "lan-v", ["v1", "v2"]), ("d", "lan-d", ["d1", "d2"]), ("s", "lan-s", ["s1", "s2"])]:
+            if kind in ("d", "s") and not dpdk:
                 rows.append((kind, None))
                 continue
             lab.cli("add", "lan", lan)
@@ -48,13 +48,13 @@ def main():
                 else:
                     boots.append(lab.timed("add", "vm", node, "--nics", kind) - client)
                 lab.cli("connect", node, "0", lan)
-                net = {"veth": 20, "v": 21, "d": 22}[kind]
+                net = {"veth": 20, "v": 21, "d": 22, "s": 23}[kind]
                 lab.cli("exec", node, "--", "ip", "addr", "add", f"198.18.{net}.{i + 1}/24", "dev", "eth0")
             lab.cli("exec", nodes[0], "--", "ping", "-c", "1", "-W", "5", f"198.18.{net}.2")
             rows.append((kind, iperf(lab, nodes[0], nodes[1], f"198.18.{net}.2", a.seconds), boots))
         print(f"nic benchmark: iperf3 TCP {a.seconds} s, one stream; {os.cpu_count()} cores; VMs: {accel}")
         print(f"{'nic type':28}{'Gbit/s':>8}{'VM boot s':>12}")
-        names = {"veth": "container veth (baseline)", "v": "v  tap", "d": "d  OVS-DPDK vhost-user"}
+        names = {"veth": "container veth (baseline)", "v": "v  tap", "d": "d  OVS-DPDK vhost-user", "s": "s  C# relay, tap to the lan"}
         for row in rows:
             if row[1] is None:
                 print(f"{names[row[0]]:28}{'n/a (no OVS-DPDK on this host)':>20}")
@@ -62,6 +62,9 @@ def main():
             boot = f"{statistics.median(row[2]):.1f}" if row[2] else "-"
             print(f"{names[row[0]]:28}{row[1]:>8.2f}{boot:>12}")
         print(f"(client start-up {client:.2f} s, subtracted from the boot times)")
+        by_kind = {r[0]: r[1] for r in rows if r[1] is not None}
+        if "s" in by_kind and "d" in by_kind:
+            print(f"s / d throughput: {by_kind['s'] / by_kind['d'] * 100:.0f} % (goal: 50 % or more; cloonix: 6.5 %)")
     finally:
         lab.close()
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo lab on the embedded single-host default (SQLite journal in the state dir):
 # two containers on one lan, then two VMs (the tiny image under QEMU) joined by a d lan (OVS-DPDK
-# vhost-user) and by a v lan (taps); pings and iperf3 throughput lines on each; then a clean stop.
+# vhost-user), a v lan (taps) and an s lan (spyable: through the C# relay); pings and iperf3 on each; a
+# capture of the s lan read back by tshark, the live counters, an impairment; then a clean stop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,27 +55,56 @@ cloonix exec c2 -- iperf3 -s -D -1
 for _ in $(seq 1 50); do cloonix exec c2 -- ss -ltn | grep -q ':5201' && break; sleep 0.1; done
 cloonix exec c1 -- iperf3 -c 198.18.0.2 -t 3 -f g | grep -E 'sender|receiver'
 
-step "two VMs joined by a d lan and by a v lan"
-if cloonix status | grep -q 'd nics available'; then d=d; else d=v; echo "(this host cannot run OVS-DPDK: both lans use v nics)"; fi
+step "two VMs joined by a d lan, a v lan and an s lan"
+if cloonix status | grep -q 'd nics available'; then d=d; s=s; else d=v; s=v; echo "(this host cannot run OVS-DPDK: v nics stand in for d and s)"; fi
 cloonix add lan lan-d
 cloonix add lan lan-v
-cloonix add vm vm1 --nics "$d,v"
-cloonix add vm vm2 --nics "$d,v"
-cloonix connect vm1 0 lan-d
-cloonix connect vm2 0 lan-d
-cloonix connect vm1 1 lan-v
-cloonix connect vm2 1 lan-v
-cloonix exec vm1 -- ip addr add 198.18.10.1/24 dev eth0
-cloonix exec vm2 -- ip addr add 198.18.10.2/24 dev eth0
-cloonix exec vm1 -- ip addr add 198.18.11.1/24 dev eth1
-cloonix exec vm2 -- ip addr add 198.18.11.2/24 dev eth1
+cloonix add lan lan-s
+cloonix add vm vm1 --nics "$d,v,$s"
+cloonix add vm vm2 --nics "$d,v,$s"
+for vm in vm1 vm2; do
+  cloonix connect "$vm" 0 lan-d
+  cloonix connect "$vm" 1 lan-v
+  cloonix connect "$vm" 2 lan-s
+done
+for i in 1 2; do
+  cloonix exec "vm$i" -- ip addr add "198.18.10.$i/24" dev eth0
+  cloonix exec "vm$i" -- ip addr add "198.18.11.$i/24" dev eth1
+  cloonix exec "vm$i" -- ip addr add "198.18.12.$i/24" dev eth2
+done
 cloonix ls
 
-for lan in d v; do
-  net=$([ "$lan" = d ] && echo 10 || echo 11)
+for lan in d v s; do
+  net=$(case "$lan" in d) echo 10;; v) echo 11;; s) echo 12;; esac)
   step "vm1 -> vm2 over lan-$lan"
   cloonix exec vm1 -- ping -c 3 "198.18.$net.2"
   cloonix exec vm2 -- iperf3 -s -D -1
   for _ in $(seq 1 50); do cloonix exec vm2 -- netstat -ltn | grep -q ':5201' && break; sleep 0.1; done
   cloonix exec vm1 -- iperf3 -c "198.18.$net.2" -t 3 -f g | grep -E 'sender|receiver'
 done
+
+if [ "$s" = s ]; then
+  step "spy on vm1's s nic while it pings vm2: cloonix spy vm1 2 --pcap FILE (or --pcap - | wireshark -k -i -)"
+  pcap="$state/vm1-eth2.pcap"
+  cloonix spy vm1 2 --pcap "$pcap" --duration 4 &
+  spy=$!
+  sleep 1
+  cloonix exec vm1 -- ping -c 4 -i 0.3 198.18.12.2 >/dev/null
+  wait "$spy"
+  echo "tshark -r $pcap:"
+  tshark -r "$pcap" 2>/dev/null | head -12
+
+  step "live counters of every s nic (cloonix events), while vm1 sends to vm2"
+  cloonix exec vm2 -- iperf3 -s -D -1
+  for _ in $(seq 1 50); do cloonix exec vm2 -- netstat -ltn | grep -q ':5201' && break; sleep 0.1; done
+  cloonix exec vm1 -- iperf3 -c 198.18.12.2 -t 4 >/dev/null &
+  traffic=$!
+  cloonix events --count 6
+  wait "$traffic"
+
+  step "impair vm1's s nic: 25 ms of delay each way, then none"
+  cloonix impair vm1 2 --delay 25
+  cloonix exec vm1 -- ping -c 3 198.18.12.2 | tail -1
+  cloonix impair vm1 2
+  cloonix exec vm1 -- ping -c 3 198.18.12.2 | tail -1
+fi

@@ -15,7 +15,11 @@ using CloonixActors.Relay.VhostUser;
 /// (txonly) on the other, so frames cross the middle both ways. Separate txonly and rxonly processes on
 /// one core would take turns by scheduler time slices, and a 256-entry ring fills or drains in far less
 /// than one: that measures the scheduler, not the middle. The figure is what the ends received, over a
-/// window after a warm-up, each middle driven by the same endpoint command.
+/// window after a warm-up, each middle driven by the same endpoint command; the best of several rounds, with
+/// each process's CPU share beside it, since on a shared machine other work takes turns on both cores.
+/// Spy on charges the whole capture (the relay's copy, the queue, the writer task) to the middle's core.
+/// Idle: the relay process's CPU with both ends connected and quiet, before any traffic and after the ends
+/// stopped mid-traffic (then the relay may hold frames for receive rings nobody drains).
 /// </remarks>
 internal static class PacketRate
 {
