@@ -27,7 +27,9 @@ public sealed record VmSpec(int RamMb, int Cpus, string Image);
 
 public sealed record NodeSpec(string Name, int Id, NodeKind Kind, int Nics, string NicTypes = "", VmSpec? Vm = null)
 {
-    public NicKind KindOf(int nic) => Kind == NodeKind.Container ? NicKind.Veth : NicKinds.FromLetter(NicTypes[nic]);
+    public NicKind KindOf(int nic) => Kind == NodeKind.Container
+        ? (nic < NicTypes.Length && NicTypes[nic] == 's' ? NicKind.Spyable : NicKind.Veth)
+        : NicKinds.FromLetter(NicTypes[nic]);
 }
 
 public static class NicKinds
@@ -185,8 +187,25 @@ public sealed record Topology(
             return Decision.Reject(ErrorCode.InvalidArgument, $"a container has 1 to {MaxNics} nics, not {c.Nics}");
         }
 
-        return NameTaken(c.Name)
-            ? Decision.Reject(ErrorCode.AlreadyExists, $"name '{c.Name}' is already used by a {KindOf(c.Name)}")
+        if (NameTaken(c.Name))
+        {
+            return Decision.Reject(ErrorCode.AlreadyExists, $"name '{c.Name}' is already used by a {KindOf(c.Name)}");
+        }
+
+        if (c.NicTypes is null)
+        {
+            return Decision.Accept(new ContainerAdded(c.Name, NextId, c.Nics));
+        }
+
+        var letters = c.NicTypes.Split(',', StringSplitOptions.TrimEntries);
+        if (letters.Length != c.Nics || letters.Any(l => l is not ("v" or "s")))
+        {
+            return Decision.Reject(ErrorCode.InvalidArgument, $"--nics '{Names.Printable(c.NicTypes)}' for a container must list 1 to {MaxNics} nic types, each v (veth) or s (spyable), e.g. v,s");
+        }
+
+        var types = string.Concat(letters);
+        return types.Contains('s', StringComparison.Ordinal)
+            ? Decision.Accept(new ContainerAdded(c.Name, NextId, c.Nics), new ContainerNicKinds(c.Name, types))
             : Decision.Accept(new ContainerAdded(c.Name, NextId, c.Nics));
     }
 
@@ -405,6 +424,7 @@ public sealed record Topology(
         NicImpaired i => new ImpairmentSpec(i.DelayMs, i.JitterMs, i.LossPercent, i.RateMbit) is { IsNone: true }
             ? this with { Impairments = Impairments.Remove((new NicRef(i.Node, i.Nic), i.Direction)) }
             : this with { Impairments = Impairments.SetItem((new NicRef(i.Node, i.Nic), i.Direction), new ImpairmentSpec(i.DelayMs, i.JitterMs, i.LossPercent, i.RateMbit)) },
+        ContainerNicKinds k => this with { Nodes = Nodes.SetItem(k.Name, Nodes[k.Name] with { NicTypes = k.NicTypes }) },
         NicConnected c => this with { Endpoints = Endpoints.SetItem(new NicRef(c.Node, c.Nic), c.Lan) },
         NicDisconnected d => this with { Endpoints = Endpoints.Remove(new NicRef(d.Node, d.Nic)) },
         _ => throw new ArgumentException($"unknown event {e.GetType().Name}", nameof(e)),
@@ -416,9 +436,11 @@ public sealed record Topology(
         NextId,
         [
             .. Lans.Values.Select(l => (ITopologyEvent)new LanAdded(l.Name, l.Id)),
-            .. Nodes.Values.Select(n => n.Vm is { } vm
-                ? (ITopologyEvent)new VmAdded(n.Name, n.Id, n.NicTypes, vm.RamMb, vm.Cpus, vm.Image)
-                : new ContainerAdded(n.Name, n.Id, n.Nics)),
+            .. Nodes.Values.SelectMany(n => n.Vm is { } vm
+                ? [new VmAdded(n.Name, n.Id, n.NicTypes, vm.RamMb, vm.Cpus, vm.Image)]
+                : n.NicTypes.Length > 0
+                    ? new ITopologyEvent[] { new ContainerAdded(n.Name, n.Id, n.Nics), new ContainerNicKinds(n.Name, n.NicTypes) }
+                    : [new ContainerAdded(n.Name, n.Id, n.Nics)]),
             .. Endpoints.Select(e => (ITopologyEvent)new NicConnected(e.Key.Node, e.Key.Nic, e.Value)),
             .. Impairments.Select(i => (ITopologyEvent)new NicImpaired(i.Key.Nic.Node, i.Key.Nic.Nic, i.Key.Direction, i.Value.DelayMs, i.Value.JitterMs, i.Value.LossPercent, i.Value.RateMbit)),
         ]);

@@ -102,19 +102,30 @@ public static class HostingExtensions
     /// makes in the switch namespace (OVS 3.1 gives a net_virtio_user port no checksum or TSO offload and
     /// drops what needs them; a tap keeps both).
     /// </summary>
-    private static RelayFactory SpyRelays(string switchNamespace) => (name, nodeSocket, lanTap) =>
+    private static RelayFactory SpyRelays(string switchNamespace) => (name, node, lanTap) =>
     {
-        var tap = TapDevice.Create(lanTap, Path.Combine("/var/run/netns", switchNamespace));
+        var tap = TapDevice.Create(lanTap, NetnsPath(switchNamespace));
+        TapDevice? nodeTap = null;
         try
         {
-            return new RelayEngine(new VhostUserBackendOptions { SocketPath = nodeSocket, Name = $"{name} node" }, tap);
+            if (node.VhostSocket is { } socket)
+            {
+                return new RelayEngine(new VhostUserBackendOptions { SocketPath = socket, Name = $"{name} node" }, tap);
+            }
+
+            // A container's s nic: the tap inside survives the relay (persistent), keeping its addresses.
+            nodeTap = TapDevice.Create(node.Interface!, NetnsPath(node.Netns!), persistent: true);
+            return new RelayEngine(nodeTap, tap);
         }
         catch
         {
+            nodeTap?.Dispose();
             tap.Dispose();
             throw;
         }
     };
+
+    private static string NetnsPath(string ns) => Path.Combine("/var/run/netns", ns);
 
     /// <summary>The DPDK build of the switch where the host can run it (d nics), with the plain build as fallback.</summary>
     private static Props OvsActorProps(OvsPaths paths, string datapath, string dpdkMode)

@@ -12,7 +12,11 @@ public sealed record ClientRequest(string Secret, IClientCommand Command) : IClo
 public sealed record AddLan(string Name) : ITopologyCommand;
 
 /// <summary>A container: a network namespace with nics eth0..eth(N-1).</summary>
-public sealed record AddContainer(string Name, int Nics) : ITopologyCommand;
+/// <summary>
+/// A container with <paramref name="Nics"/> nics; <paramref name="NicTypes"/>, when given, has one letter
+/// per nic: v (a veth pair) or s (spyable: a tap in the container joined to the lan by the relay).
+/// </summary>
+public sealed record AddContainer(string Name, int Nics, string? NicTypes = null) : ITopologyCommand;
 
 /// <summary>
 /// A QEMU VM. <paramref name="Nics"/> lists one letter per nic, comma separated ("d,v,v"): d a vhost-user

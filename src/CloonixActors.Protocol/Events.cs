@@ -17,6 +17,9 @@ public sealed record VmAdded(string Name, int Id, string NicTypes, int RamMb, in
 
 public sealed record NodeRemoved(string Name) : ITopologyEvent;
 
+/// <summary>Follows <see cref="ContainerAdded"/> when the container has s nics: one letter per nic, v (veth) or s.</summary>
+public sealed record ContainerNicKinds(string Name, string NicTypes) : ITopologyEvent;
+
 public sealed record NicConnected(string Node, int Nic, string Lan) : ITopologyEvent;
 
 public sealed record NicDisconnected(string Node, int Nic, string Lan) : ITopologyEvent;

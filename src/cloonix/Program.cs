@@ -80,9 +80,9 @@ public static class Program
         var addLan = new Command("lan", "add a lan (an OVS bridge on each host that has members)") { lanName };
         addLan.SetAction((r, _) => Run(r, new AddLan(r.GetValue(lanName)!)));
         var cntName = new Argument<string>("NAME") { Description = "node name: [a-z][a-z0-9_-], 15 characters at most" };
-        var nics = new Option<int>("--nics") { Description = "number of nics, eth0..ethN-1", DefaultValueFactory = _ => 1 };
-        var addCnt = new Command("cnt", "add a container: a network namespace with veth nics") { cntName, nics };
-        addCnt.SetAction((r, _) => Run(r, new AddContainer(r.GetValue(cntName)!, r.GetValue(nics))));
+        var nics = new Option<string>("--nics") { Description = "number of veth nics (eth0..ethN-1), or one letter per nic: v (veth) or s (spyable), e.g. v,s", DefaultValueFactory = _ => "1" };
+        var addCnt = new Command("cnt", "add a container: a network namespace with veth (or spyable) nics") { cntName, nics };
+        addCnt.SetAction((r, _) => Run(r, ContainerCommand(r.GetValue(cntName)!, r.GetValue(nics)!)));
         var vmName = new Argument<string>("NAME") { Description = "node name: [a-z][a-z0-9_-], 15 characters at most" };
         var vmNics = new Option<string>("--nics") { Description = "one letter per nic, comma separated: d (vhost-user on OVS-DPDK), v (tap), s (spyable)", Required = true };
         var ram = new Option<int>("--ram") { Description = "memory in MB", DefaultValueFactory = _ => 256 };
@@ -187,6 +187,12 @@ public static class Program
         root.Subcommands.Add(debug);
         return root;
     }
+
+    /// <summary>--nics N (veth nics) or a letter list such as v,s.</summary>
+    private static AddContainer ContainerCommand(string name, string nics) =>
+        int.TryParse(nics, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var count)
+            ? new AddContainer(name, count)
+            : new AddContainer(name, nics.Split(',').Length, nics);
 
     private static TimeSpan TimeoutOf(ParseResult r) => TimeSpan.FromSeconds(Math.Max(1, r.GetValue(Timeout)));
 

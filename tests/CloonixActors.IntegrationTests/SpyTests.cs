@@ -177,4 +177,39 @@ public sealed class SpyTests : IDisposable
         Assert.Equal(frames, Tshark(pcap));
         Assert.True(Tshark(pcap, "icmp") >= 6, "the capture went on through both repairs");
     }
+
+    [Fact]
+    public void A_container_s_nic_is_a_tap_inside_joined_by_the_relay_and_keeps_its_address_when_the_relay_fails()
+    {
+        _lab.Ok("add", "lan", "lan1");
+        _lab.Ok("add", "cnt", "c1");
+        _lab.Ok("add", "cnt", "c2", "--nics", "v,s");
+        _lab.Ok("connect", "c1", "0", "lan1");
+        _lab.Ok("connect", "c2", "1", "lan1");
+        Assert.Equal(0, _lab.Exec("c1", "ip", "addr", "add", "198.18.51.1/24", "dev", "eth0").ExitCode);
+        Assert.Equal(0, _lab.Exec("c2", "ip", "addr", "add", "198.18.51.2/24", "dev", "eth1").ExitCode);
+        Assert.Contains("tun type tap", _lab.Exec("c2", "ip", "-d", "link", "show", "eth1").Stdout, StringComparison.Ordinal);
+        _lab.WaitForPing("c1", "198.18.51.2");
+        Assert.True(_lab.Iperf("c1", "c2", "198.18.51.2") > 50e6);
+
+        var pcap = Path.Combine(_dir, "c2.pcap");
+        using (var spy = _lab.StartCli(Path.Combine(_dir, "spy.out"), "spy", "c2", "1", "--pcap", pcap, "--json"))
+        {
+            spy.WaitForStderr("capturing");
+            Assert.True(_lab.Ping("c1", "198.18.51.2", count: 3));
+            Assert.Equal(0, spy.Stop());
+            Assert.Equal(Summary(spy).GetProperty("frames").GetInt64(), Tshark(pcap));
+            Assert.True(Tshark(pcap, "icmp") >= 6);
+        }
+
+        _lab.Ok("impair", "c2", "1", "--delay", "30", "--dir", "out");
+        var r = _lab.Exec("c1", "ping", "-c", "3", "-i", "0.2", "198.18.51.2");
+        var avg = double.Parse(r.Stdout.Split('\n').Single(l => l.Contains("min/avg/max", StringComparison.Ordinal)).Split('=')[1].Trim().Split('/')[1], CultureInfo.InvariantCulture);
+        Assert.True(avg > 29, $"RTT {avg} ms with 30 ms of delay");
+        _lab.Ok("impair", "c2", "1");
+
+        _lab.Ok("debug", "fail-relay", "c2", "1");
+        Lab.WaitUntil(() => _lab.Ping("c1", "198.18.51.2"), TimeSpan.FromSeconds(30), "ping after the relay failed");
+        Assert.Contains("198.18.51.2", _lab.Exec("c2", "ip", "addr", "show", "dev", "eth1").Stdout, StringComparison.Ordinal);
+    }
 }

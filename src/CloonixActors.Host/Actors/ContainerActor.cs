@@ -7,7 +7,8 @@ using CloonixActors.Protocol;
 namespace CloonixActors.Host.Actors;
 
 /// <summary>
-/// Owns one container: its network namespace, its veth pairs and every process started inside it.
+/// Owns one container: its network namespace, its veth pairs, the relays of its s nics (SpyActor children,
+/// started once the namespace exists) and every process started inside it.
 /// On start it adopts what already exists (a restarted daemon) and creates what is missing; it runs
 /// <c>exec</c> requests; on teardown it kills what runs inside and removes the namespace and veths.
 /// </summary>
@@ -19,6 +20,10 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
     private readonly IContainerPlane _plane;
     private readonly string _ns;
     private readonly IReadOnlyList<VethPair> _nics;
+    private readonly string _host;
+    private readonly RelayFactory? _relays;
+    // Impairments that arrived before the relays existed, applied when they start.
+    private readonly Dictionary<int, ApplyImpairment> _impairments = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<IActorRef> _waiting = [];
     private bool _ready;
@@ -28,15 +33,17 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(NodeSpec node, string host, IContainerPlane plane, IActorRef? replyTo) =>
-        Akka.Actor.Props.Create(() => new ContainerActor(node, host, plane, replyTo));
+    public static Props Props(NodeSpec node, string host, IContainerPlane plane, IActorRef? replyTo, RelayFactory? relays = null) =>
+        Akka.Actor.Props.Create(() => new ContainerActor(node, host, plane, replyTo, relays));
 
-    public ContainerActor(NodeSpec node, string host, IContainerPlane plane, IActorRef? replyTo)
+    public ContainerActor(NodeSpec node, string host, IContainerPlane plane, IActorRef? replyTo, RelayFactory? relays)
     {
         _node = node;
         _plane = plane;
+        _host = host;
+        _relays = relays;
         _ns = OsNames.Namespace(host, node.Name);
-        _nics = [.. Enumerable.Range(0, node.Nics).Select(i => new VethPair(OsNames.ContainerHostIf(node.Id, i), OsNames.GuestIf(i)))];
+        _nics = [.. Enumerable.Range(0, node.Nics).Where(i => node.KindOf(i) == NicKind.Veth).Select(i => new VethPair(OsNames.ContainerHostIf(node.Id, i), OsNames.GuestIf(i)))];
         if (replyTo is not null)
         {
             _waiting.Add(replyTo);
@@ -45,6 +52,14 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         Receive<Ensured>(OnEnsured);
         Receive<Reconcile>(_ => Ensure());
         Receive<ExecInNode>(Exec);
+        Receive<NodeReady>(r => Context.Parent.Forward(r));
+        Receive<ApplyImpairment>(a =>
+        {
+            _impairments[a.Nic] = a with { ReplyTo = null };
+            SpyRouting.ToSpy(Context, _node.Name, a.Nic, a, a.ReplyTo);
+        });
+        Receive<StartCapture>(c => SpyRouting.ToSpy(Context, _node.Name, c.Nic, c, Sender));
+        Receive<InjectRelayFault>(f => SpyRouting.ToSpy(Context, _node.Name, f.Nic, f, Sender));
         Receive<Teardown>(t =>
         {
             if (_ensuring)
@@ -105,6 +120,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         {
             _failures = 0;
             _ready = true;
+            StartSpies();
             Context.Parent.Tell(new NodeReady(_node.Name, e.Recreated));
         }
         else
@@ -112,6 +128,26 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
             var delay = RetryBackoff.Delay(++_failures, TimeSpan.FromSeconds(1), MaxRetryDelay);
             _log.Warning("node {0}: {1}; retrying in {2} s", _node.Name, e.Error, delay.TotalSeconds);
             Timers.StartSingleTimer("retry", Reconcile.Instance, delay);
+        }
+    }
+
+    /// <summary>The relays of the s nics, once the namespace their inner taps go into exists.</summary>
+    private void StartSpies()
+    {
+        foreach (var nic in Enumerable.Range(0, _node.Nics).Where(i => _node.KindOf(i) == NicKind.Spyable))
+        {
+            if (!Context.Child(SpyRouting.ChildName(nic)).IsNobody())
+            {
+                continue;
+            }
+
+            var spy = Context.ActorOf(
+                SpyActor.Props(_host, _node, nic, RelayNode.Container(_ns, OsNames.GuestIf(nic)), _relays ?? throw new InvalidOperationException("s nics need a relay factory")),
+                SpyRouting.ChildName(nic));
+            if (_impairments.TryGetValue(nic, out var impairment))
+            {
+                spy.Tell(impairment);
+            }
         }
     }
 

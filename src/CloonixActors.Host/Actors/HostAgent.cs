@@ -289,7 +289,7 @@ public sealed class HostAgent : ReceivePersistentActor
     {
         var actor = node.Kind == NodeKind.Vm
             ? Context.ActorOf(VmActor.Props(node, _plane.Vms!, _plane.VmEnv!, replyTo), $"vm-{node.Name}-{node.Id}")
-            : Context.ActorOf(ContainerActor.Props(node, _settings.HostName, _plane.Containers, replyTo), $"cnt-{node.Name}-{node.Id}");
+            : Context.ActorOf(ContainerActor.Props(node, _settings.HostName, _plane.Containers, replyTo, _plane.VmEnv?.Relays), $"cnt-{node.Name}-{node.Id}");
         _nodes[node.Name] = actor;
         foreach (var nic in _state.Impairments.Keys.Where(k => k.Nic.Node == node.Name).Select(k => k.Nic.Nic).Distinct())
         {

@@ -9,8 +9,19 @@ using CloonixActors.Relay.Impairment;
 
 namespace CloonixActors.Host.Actors;
 
-/// <summary>Makes the relay of one s nic: a name for its thread, the node-side vhost-user socket, the lan-side tap.</summary>
-public delegate IRelay RelayFactory(string name, string nodeSocket, string lanTap);
+/// <summary>
+/// The node's side of an s nic's relay: a VM's vhost-user socket (QEMU connects to it), or a container's
+/// tap (made persistent inside the container's namespace, so its addresses outlive a relay restart).
+/// </summary>
+public sealed record RelayNode(string? VhostSocket = null, string? Netns = null, string? Interface = null)
+{
+    public static RelayNode Vm(string socket) => new(VhostSocket: socket);
+
+    public static RelayNode Container(string netns, string ifname) => new(Netns: netns, Interface: ifname);
+}
+
+/// <summary>Makes the relay of one s nic: a name for its thread, the node's side, the lan-side tap.</summary>
+public delegate IRelay RelayFactory(string name, RelayNode node, string lanTap);
 
 /// <summary>Apply the state's impairment of one s nic (internal; from the host agent through the VM actor).</summary>
 public sealed record ApplyImpairment(int Nic, ImpairmentSpec In, ImpairmentSpec Out, IActorRef? ReplyTo);
@@ -30,7 +41,7 @@ public sealed class SpyActor : ReceiveActor, IWithTimers
     private readonly string _host;
     private readonly NodeSpec _node;
     private readonly int _nic;
-    private readonly string _nodeSocket;
+    private readonly RelayNode _nodeSide;
     private readonly RelayFactory _factory;
     private readonly IActorRef? _publishTo;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -47,16 +58,16 @@ public sealed class SpyActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <param name="publishTo">Where the traffic events go; null: the cluster's pub-sub mediator (tests give a probe).</param>
-    public static Props Props(string host, NodeSpec node, int nic, string nodeSocket, RelayFactory factory, IActorRef? publishTo = null) =>
-        Akka.Actor.Props.Create(() => new SpyActor(host, node, nic, nodeSocket, factory, publishTo));
+    public static Props Props(string host, NodeSpec node, int nic, RelayNode nodeSide, RelayFactory factory, IActorRef? publishTo = null) =>
+        Akka.Actor.Props.Create(() => new SpyActor(host, node, nic, nodeSide, factory, publishTo));
 
-    public SpyActor(string host, NodeSpec node, int nic, string nodeSocket, RelayFactory factory, IActorRef? publishTo)
+    public SpyActor(string host, NodeSpec node, int nic, RelayNode nodeSide, RelayFactory factory, IActorRef? publishTo)
     {
         _publishTo = publishTo;
         _host = host;
         _node = node;
         _nic = nic;
-        _nodeSocket = nodeSocket;
+        _nodeSide = nodeSide;
         _factory = factory;
 
         Receive<Tick>(_ => Publish());
@@ -121,8 +132,12 @@ public sealed class SpyActor : ReceiveActor, IWithTimers
         var self = Self;
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(_nodeSocket)!);
-            var relay = _factory($"{_node.Name} eth{_nic}", _nodeSocket, OsNames.SpyPort(_node.Id, _nic));
+            if (_nodeSide.VhostSocket is { } socket)
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(socket)!);
+            }
+
+            var relay = _factory($"{_node.Name} eth{_nic}", _nodeSide, OsNames.SpyPort(_node.Id, _nic));
             relay.Faulted += ex => self.Tell(new RelayFaulted(relay, ex.Message));
             relay.SetImpairment(_out, _in);
             relay.Start();
@@ -246,6 +261,24 @@ public sealed class SpyActor : ReceiveActor, IWithTimers
         c.Sink.DisposeAsync().AsTask().ContinueWith(
             _ => new CaptureEnded(c.Receiver, new CaptureStopped(node, nic, c.Sink.Written, c.Sink.Dropped, counted, reason)),
             TaskScheduler.Default).PipeTo(Self);
+    }
+}
+
+/// <summary>How a node's actor hands spy requests to the SpyActor of the nic (its child "spy-N").</summary>
+public static class SpyRouting
+{
+    public static string ChildName(int nic) => $"spy-{nic}";
+
+    public static void ToSpy(IUntypedActorContext context, string node, int nic, object message, IActorRef? replyTo)
+    {
+        if (context.Child(ChildName(nic)) is { } spy && !spy.IsNobody())
+        {
+            spy.Tell(message, replyTo ?? ActorRefs.NoSender);
+        }
+        else
+        {
+            replyTo?.Tell(new CommandFailed(ErrorCode.Unavailable, $"nic {node}/{nic} has no relay running yet"));
+        }
     }
 }
 

@@ -100,24 +100,14 @@ public sealed class VmActor : ReceiveActor, IWithTimers
         foreach (var nic in Enumerable.Range(0, _node.Nics).Where(i => _node.KindOf(i) == NicKind.Spyable))
         {
             Context.ActorOf(
-                SpyActor.Props(_env.HostName, _node, nic, VmPaths.SpyNodeSocket(_env.StateDir, _node.Name, nic), _env.Relays ?? throw new InvalidOperationException("s nics need a relay factory")),
-                $"spy-{nic}");
+                SpyActor.Props(_env.HostName, _node, nic, RelayNode.Vm(VmPaths.SpyNodeSocket(_env.StateDir, _node.Name, nic)), _env.Relays ?? throw new InvalidOperationException("s nics need a relay factory")),
+                SpyRouting.ChildName(nic));
         }
 
         Start();
     }
 
-    private void ToSpy(int nic, object message, IActorRef? replyTo)
-    {
-        if (Context.Child($"spy-{nic}") is { } spy && !spy.IsNobody())
-        {
-            spy.Tell(message, replyTo ?? ActorRefs.NoSender);
-        }
-        else
-        {
-            replyTo?.Tell(new CommandFailed(ErrorCode.InvalidArgument, $"nic {_node.Name}/{nic} is not an s nic"));
-        }
-    }
+    private void ToSpy(int nic, object message, IActorRef? replyTo) => SpyRouting.ToSpy(Context, _node.Name, nic, message, replyTo);
 
     private VmLaunch Plan()
     {

@@ -16,6 +16,7 @@ public sealed unsafe partial class TapDevice : IDisposable
 
     private const uint TunSetIff = 0x400454ca;
     private const uint TunSetOffload = 0x400454d0;
+    private const uint TunSetPersist = 0x400454cb;
     private const uint TunSetVnetHdrSz = 0x400454d8;
     private const short IffTap = 0x0002;
     private const short IffNoPi = 0x1000;
@@ -44,8 +45,12 @@ public sealed unsafe partial class TapDevice : IDisposable
 
     public int Fd => _fd;
 
-    /// <summary>Creates tap <paramref name="name"/> in the network namespace at <paramref name="netnsPath"/> (null: this one), up.</summary>
-    public static TapDevice Create(string name, string? netnsPath, int mtu = 0)
+    /// <summary>
+    /// Creates tap <paramref name="name"/> in the network namespace at <paramref name="netnsPath"/> (null: this
+    /// one), up. A <paramref name="persistent"/> tap outlives this fd (it goes with its namespace), and a
+    /// later Create of the same name attaches to it, addresses and all.
+    /// </summary>
+    public static TapDevice Create(string name, string? netnsPath, int mtu = 0, bool persistent = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         if (name.Length > 15 || name.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
@@ -60,7 +65,7 @@ public sealed unsafe partial class TapDevice : IDisposable
         {
             try
             {
-                fd = CreateHere(name, netnsPath, mtu);
+                fd = CreateHere(name, netnsPath, mtu, persistent);
             }
             catch (Exception ex)
             {
@@ -78,7 +83,7 @@ public sealed unsafe partial class TapDevice : IDisposable
         return new TapDevice(fd, name);
     }
 
-    private static int CreateHere(string name, string? netnsPath, int mtu)
+    private static int CreateHere(string name, string? netnsPath, int mtu, bool persistent)
     {
         if (netnsPath is not null)
         {
@@ -106,6 +111,11 @@ public sealed unsafe partial class TapDevice : IDisposable
             var hdr = HeaderLength;
             Check(Ioctl(fd, TunSetVnetHdrSz, &hdr), $"tap {name}: header size");
             Check(Ioctl(fd, TunSetOffload, (void*)(nint)(TunFCsum | TunFTso4 | TunFTso6)), $"tap {name}: offloads");
+            if (persistent)
+            {
+                Check(Ioctl(fd, TunSetPersist, (void*)1), $"tap {name}: persist");
+            }
+
             SetUp(name, mtu);
             return fd;
         }

@@ -20,11 +20,11 @@ public sealed class SpyActorSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit
     {
         var parent = CreateTestProbe();
         var events = CreateTestProbe();
-        var spy = parent.ChildActorOf(SpyActor.Props("h1", Vm, 0, "/nonexistent/s0.sock", Factory, events.Ref));
+        var spy = parent.ChildActorOf(SpyActor.Props("h1", Vm, 0, RelayNode.Vm("/nonexistent/s0.sock"), Factory, events.Ref));
         return (spy, parent, events);
     }
 
-    private IRelay Factory(string name, string nodeSocket, string lanTap)
+    private IRelay Factory(string name, RelayNode node, string lanTap)
     {
         Assert.Equal(OsNames.SpyPort(5, 0), lanTap);
         var relay = new FakeRelay();

@@ -59,4 +59,24 @@ public sealed class ImpairmentSpecs
         var rejection = Rejected(Lab().Decide(new ImpairNic(node, nic, dir, delay, jitter, loss, rate)), code);
         Assert.Contains(why, rejection.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_container_may_have_s_nics_which_survive_the_snapshot_and_can_be_impaired()
+    {
+        var d = Topology.Empty.Decide(new AddContainer("c2", 2, "v,s"));
+        Assert.Equal(new ITopologyEvent[] { new ContainerAdded("c2", 1, 2), new ContainerNicKinds("c2", "vs") }, d.Events.ToArray());
+        var state = Topology.Empty.ApplyAll(d.Events).Run(new ImpairNic("c2", 1, "in", 5, 0, 0, 0));
+
+        Assert.Equal([NicKind.Veth, NicKind.Spyable], Enumerable.Range(0, 2).Select(state.Nodes["c2"].KindOf));
+        var restored = Topology.FromSnapshot(state.ToSnapshot());
+        Assert.Equal(state.Nodes["c2"], restored.Nodes["c2"]);
+        Assert.Equal(5, restored.ImpairmentOf(new NicRef("c2", 1), "in").DelayMs);
+    }
+
+    [Theory]
+    [InlineData(2, "v,d")]
+    [InlineData(3, "v,s")]
+    [InlineData(1, "")]
+    public void Container_nic_letters_other_than_v_and_s_are_refused(int nics, string types) =>
+        Assert.Contains("each v (veth) or s", Rejected(Topology.Empty.Decide(new AddContainer("c2", nics, types)), ErrorCode.InvalidArgument).Message, StringComparison.Ordinal);
 }

@@ -20,7 +20,7 @@ internal static class MessageSamples
         // commands
         new ClientRequest("s3cret", new ConnectNic("n1", 2, "lan1")),
         new AddLan("lan1"),
-        new AddContainer("n1", 3),
+        new AddContainer("n1", 3, "v,s,v"),
         new DeleteObject("n1", Force: true),
         new ConnectNic("n1", 2, "lan1"),
         new DisconnectNic("n1", 2),
@@ -82,6 +82,7 @@ internal static class MessageSamples
         new ImpairNic("vm1", 0, "both", 40, 5, 1.5, 100),
         new InjectRelayFault("vm1", 0),
         new NicImpaired("vm1", 0, "in", 40, 5, 1.5, 100),
+        new ContainerNicKinds("c1", "vs"),
     }.ToDictionary(m => m.GetType());
 
     /// <summary>Every concrete type of the Protocol assembly that carries the serialization marker.</summary>
