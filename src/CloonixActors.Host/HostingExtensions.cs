@@ -110,7 +110,7 @@ public static class HostingExtensions
         {
             if (node.VhostSocket is { } socket)
             {
-                return new RelayEngine(new VhostUserBackendOptions { SocketPath = socket, Name = $"{name} node" }, tap);
+                return new RelayEngine(new VhostUserBackendOptions { SocketPath = socket, Name = $"{name} node", OfferEventIdx = true, OfferIndirectDescriptors = true }, tap);
             }
 
             // A container's s nic: the tap inside survives the relay (persistent), keeping its addresses.
