@@ -46,6 +46,23 @@ public sealed class SpyTests : IDisposable
         return JsonDocument.Parse(line).RootElement.Clone();
     }
 
+    /// <summary>
+    /// Captures a nic to a file while c1 pings <paramref name="target"/>; checks tshark reads as many frames
+    /// as the summary says were written, the requests and replies among them. Returns the summary.
+    /// </summary>
+    private JsonElement CaptureWhilePinging(string node, int nic, string target, int pings)
+    {
+        var pcap = Path.Combine(_dir, $"{node}-{nic}.pcap");
+        using var spy = _lab.StartCli(Path.Combine(_dir, "spy.out"), "spy", node, nic.ToString(CultureInfo.InvariantCulture), "--pcap", pcap, "--json");
+        spy.WaitForStderr("capturing");
+        Assert.True(_lab.Ping("c1", target, count: pings));
+        Assert.Equal(0, spy.Stop());
+        var summary = Summary(spy);
+        Assert.Equal(summary.GetProperty("frames").GetInt64(), Tshark(pcap));
+        Assert.True(Tshark(pcap, "icmp") >= 2 * pings, $"the {pings} requests and replies are in the capture");
+        return summary;
+    }
+
     /// <summary>Average ping RTT in ms from c1 to vm1.</summary>
     private double Rtt(int count = 5)
     {
@@ -68,18 +85,8 @@ public sealed class SpyTests : IDisposable
         Assert.True(_lab.Iperf("vm1", "c1", "198.18.50.2") > 10e6);
 
         // A capture to a file, started and stopped while the lab runs.
-        var pcap = Path.Combine(_dir, "vm1.pcap");
-        using (var spy = _lab.StartCli(Path.Combine(_dir, "spy.out"), "spy", "vm1", "0", "--pcap", pcap, "--json"))
-        {
-            spy.WaitForStderr("capturing");
-            Assert.True(_lab.Ping("c1", "198.18.50.1", count: 5));
-            Assert.Equal(0, spy.Stop());
-            var summary = Summary(spy);
-            var frames = summary.GetProperty("frames").GetInt64();
-            Assert.Equal(frames, Tshark(pcap));
-            Assert.Equal(summary.GetProperty("counted").GetInt64(), frames + summary.GetProperty("dropped").GetInt64());
-            Assert.True(Tshark(pcap, "icmp") >= 10, "the 5 requests and 5 replies are in the capture");
-        }
+        var summary = CaptureWhilePinging("vm1", 0, "198.18.50.1", 5);
+        Assert.Equal(summary.GetProperty("counted").GetInt64(), summary.GetProperty("frames").GetInt64() + summary.GetProperty("dropped").GetInt64());
 
         // The same stream on standard output, as `cloonix spy vm1 0 --pcap - | wireshark -k -i -` reads it.
         var piped = Path.Combine(_dir, "piped.pcap");
@@ -192,15 +199,7 @@ public sealed class SpyTests : IDisposable
         _lab.WaitForPing("c1", "198.18.51.2");
         Assert.True(_lab.Iperf("c1", "c2", "198.18.51.2") > 50e6);
 
-        var pcap = Path.Combine(_dir, "c2.pcap");
-        using (var spy = _lab.StartCli(Path.Combine(_dir, "spy.out"), "spy", "c2", "1", "--pcap", pcap, "--json"))
-        {
-            spy.WaitForStderr("capturing");
-            Assert.True(_lab.Ping("c1", "198.18.51.2", count: 3));
-            Assert.Equal(0, spy.Stop());
-            Assert.Equal(Summary(spy).GetProperty("frames").GetInt64(), Tshark(pcap));
-            Assert.True(Tshark(pcap, "icmp") >= 6);
-        }
+        CaptureWhilePinging("c2", 1, "198.18.51.2", 3);
 
         _lab.Ok("impair", "c2", "1", "--delay", "30", "--dir", "out");
         var r = _lab.Exec("c1", "ping", "-c", "3", "-i", "0.2", "198.18.51.2");

@@ -490,6 +490,12 @@ public sealed class Forwarder
         }
 
         DeliverDue(maxFrames, now, headerBytes, ref result, ref badChainBudget);
+        return Publish(result, sourceUsed, destinationUsed);
+    }
+
+    /// <summary>Publishes the used entries of whichever ends are rings, says which drivers want an interrupt, adds to the totals.</summary>
+    private ForwardResult Publish(ForwardResult result, ushort sourceUsed, ushort destinationUsed)
+    {
         if (_source is not null)
         {
             _source.FlushUsed();
@@ -643,18 +649,7 @@ public sealed class Forwarder
             _pending = false;
             result.CountDrop(DropReason.Discarded);
         }
-        if (_source is not null)
-        {
-            _source.FlushUsed();
-            result.NotifySource = _source.LastUsedIdx != sourceUsed && _source.ShouldNotifyDriver();
-        }
-        if (_destination is not null)
-        {
-            _destination.FlushUsed();
-            result.NotifyDestination = _destination.LastUsedIdx != destinationUsed && _destination.ShouldNotifyDriver();
-        }
-        Totals.Add(result);
-        return result;
+        return Publish(result, sourceUsed, destinationUsed);
     }
 
     /// <summary>Reads the source header once and decides what the destination may receive.</summary>
