@@ -302,7 +302,10 @@ public sealed class RelayEngine : IRelay
                     }
                     else
                     {
-                        more |= Arm(side, VhostUserBackend.TxQueue, fds, ref n);
+                        // Frames waiting in a tx ring are work only when they can go somewhere: not while
+                        // this direction holds a frame for a full destination, nor before it has one.
+                        var waiting = Arm(side, VhostUserBackend.TxQueue, fds, ref n);
+                        more |= waiting && forwarder is { HasPendingFrame: false };
                     }
 
                     if (other?.HasPendingFrame == true)
