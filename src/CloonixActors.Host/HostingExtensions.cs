@@ -66,7 +66,7 @@ public static class HostingExtensions
                 system.ActorOf(
                     ClusterSingletonManager.Props(
                         BackoffSupervisor.Props(Backoff.OnStop(
-                            LanCoordinator.Props(new CoordinatorSettings(options.HostName, hostSettings.Timeout, hostSettings.SnapshotEvery)),
+                            LanCoordinator.Props(new CoordinatorSettings(options.HostName, hostSettings.Timeout, hostSettings.SnapshotEvery, ClusterId(config, options))),
                             "coordinator",
                             TimeSpan.FromMilliseconds(500),
                             TimeSpan.FromSeconds(10),
@@ -141,6 +141,21 @@ public static class HostingExtensions
         return why is null
             ? OvsActor.Props(new OvsDaemons(paths, dpdk: DpdkSettings.Default()), datapath, plain)
             : OvsActor.Props(plain, datapath, null, why);
+    }
+
+    /// <summary>
+    /// What names this cluster's coordinator journal: cloonix.cluster-id, else the host's name for a host on
+    /// its own (no seeds), else "default". Clusters sharing one database need ids of their own.
+    /// </summary>
+    public static string ClusterId(Config config, CloonixHostOptions options)
+    {
+        var id = config.GetString("cloonix.cluster-id", string.Empty);
+        if (string.IsNullOrEmpty(id))
+        {
+            return options.Seeds.Count == 0 ? options.HostName : "default";
+        }
+
+        return Domain.Names.Problem(id, "cluster id") is { } problem ? throw new InvalidDataException(problem) : id;
     }
 
     /// <summary>

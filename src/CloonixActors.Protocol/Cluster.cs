@@ -2,8 +2,16 @@ namespace CloonixActors.Protocol;
 
 // Messages between hosts and the lan-coordinator singleton (they cross processes: Hyperion-bound records).
 
-/// <summary>A client command handed by a host's api to the lan-coordinator, with the host the client contacted.</summary>
-public sealed record Routed(IClientCommand Command, string ViaHost) : ICloonixMessage;
+/// <summary>
+/// A client command handed by a host's api to the lan-coordinator, with the host the client contacted.
+/// <paramref name="RequestId"/> (empty: none) makes resending safe: the coordinator acknowledges each
+/// request with <see cref="RoutedAck"/> and carries out one id once, since the singleton proxy drops what it
+/// sends to a coordinator that has just died.
+/// </summary>
+public sealed record Routed(IClientCommand Command, string ViaHost, string RequestId = "") : ICloonixMessage;
+
+/// <summary>The coordinator has the request; its reply follows.</summary>
+public sealed record RoutedAck(string RequestId) : ICloonixMessage;
 
 /// <summary>One lan segment as a host reports it: the lan's name and the VXLAN id it last got (0: none yet).</summary>
 public sealed record SegmentReport(string Lan, int Vni) : ICloonixMessage;

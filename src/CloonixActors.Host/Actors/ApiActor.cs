@@ -48,7 +48,7 @@ public sealed class ApiActor : ReceiveActor
                     Status(status, hostAgent, coordinator);
                     break;
                 default:
-                    coordinator.Tell(new Routed(request.Command, hostName), Sender);
+                    Context.ActorOf(RoutedRequest.Props(coordinator, new Routed(request.Command, hostName, Guid.NewGuid().ToString("N")), Sender));
                     break;
             }
         });

@@ -9,7 +9,8 @@ using CloonixActors.Protocol;
 namespace CloonixActors.Host.Actors;
 
 /// <param name="HostName">The host this incarnation of the singleton runs on (shown by `status`).</param>
-public sealed record CoordinatorSettings(string HostName, TimeSpan CommandTimeout, int SnapshotEvery = 100);
+/// <param name="ClusterId">Names the cluster's journal stream, so clusters sharing one database never mix their registries.</param>
+public sealed record CoordinatorSettings(string HostName, TimeSpan CommandTimeout, int SnapshotEvery = 100, string ClusterId = "default");
 
 /// <summary>
 /// The lan-coordinator: one per cluster (a singleton on the oldest host, under a back-off supervisor).
@@ -35,13 +36,16 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
     private readonly Dictionary<string, HostLink> _hosts = new(StringComparer.Ordinal);
     private readonly Cluster _cluster = Cluster.Get(Context.System);
     private readonly DateTime _started = DateTime.UtcNow;
+    private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
+    private readonly Queue<string> _seenOrder = new();
+    private readonly HashSet<string> _stashedIds = new(StringComparer.Ordinal);
     private Registry _registry = Registry.Empty;
     private ImmutableSortedSet<string> _live = ImmutableSortedSet<string>.Empty;
     private bool _warm;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public override string PersistenceId => Id;
+    public override string PersistenceId => $"{Id}-{_settings.ClusterId}";
 
     public static Props Props(CoordinatorSettings settings) => Akka.Actor.Props.Create(() => new LanCoordinator(settings));
 
@@ -134,6 +138,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
     {
         _warm = true;
         Stash.UnstashAll();
+        PushTunnels(null);
     }
 
     /// <summary>Every Up member with the host role has reported: the coordinator knows the whole cluster.</summary>
@@ -191,6 +196,13 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
     /// <summary>Sends each live segment (of <paramref name="onlyHost"/>, or of every host) the tunnel it must have.</summary>
     private void PushTunnels(string? onlyHost)
     {
+        if (!_warm)
+        {
+            // A coordinator that just started knows only the hosts that have said hello so far: peer lists
+            // made now would drop the others' tunnels until they report.
+            return;
+        }
+
         var addresses = LiveTunnelAddresses();
         foreach (var lan in _registry.Lans.Values)
         {
@@ -271,9 +283,32 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
 
     private void OnRouted(Routed routed)
     {
+        if (!string.IsNullOrEmpty(routed.RequestId))
+        {
+            Sender.Tell(new RoutedAck(routed.RequestId));
+            if (_seen.Contains(routed.RequestId) && !_stashedIds.Remove(routed.RequestId))
+            {
+                return; // a resend of a request already in hand
+            }
+
+            if (_seen.Add(routed.RequestId))
+            {
+                _seenOrder.Enqueue(routed.RequestId);
+                if (_seenOrder.Count > 10000)
+                {
+                    _seen.Remove(_seenOrder.Dequeue());
+                }
+            }
+        }
+
         if (!_warm)
         {
             // Just started (or moved here): wait until the hosts have reported, so placement sees them all.
+            if (!string.IsNullOrEmpty(routed.RequestId))
+            {
+                _stashedIds.Add(routed.RequestId);
+            }
+
             Stash.Stash();
             return;
         }

@@ -69,7 +69,8 @@ internal static class MessageSamples
         new BuildImage("tiny"),
 
         // between hosts and the lan-coordinator
-        new Routed(new AddContainer("n1", 2, "host2"), "host1"),
+        new Routed(new AddContainer("n1", 2, "host2"), "host1", "5f2b0c1d9a8e4f7b"),
+        new RoutedAck("5f2b0c1d9a8e4f7b"),
         new SegmentReport("lan1", 1000),
         new HostHello("host1", "198.18.100.1", 1450, ["n1", "n2"], [new SegmentReport("lan1", 1000), new SegmentReport("lan2", 0)]),
         new LanTunnel("lan1", 1000, ["198.18.100.2", "198.18.100.3"]),
