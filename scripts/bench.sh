@@ -5,3 +5,4 @@ cd "$(dirname "$0")/.."
 /usr/bin/python3 bench/deploy.py "$@"
 /usr/bin/python3 bench/nics.py
 dotnet bench/RelayBench/bin/Release/net10.0/RelayBench.dll 5
+/usr/bin/python3 bench/multihost.py
