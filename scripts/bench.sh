@@ -7,3 +7,4 @@ cd "$(dirname "$0")/.."
 dotnet bench/RelayBench/bin/Release/net10.0/RelayBench.dll 5
 # Packets/s through the relay beside dpdk-testpmd, 64- and 1518-byte frames, spy off and on; idle relay CPU.
 dotnet bench/RelayBench/bin/Release/net10.0/RelayBench.dll pps 5
+/usr/bin/python3 bench/multihost.py

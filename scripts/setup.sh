@@ -60,6 +60,13 @@ if command -v pg_lsclusters >/dev/null; then
     runuser -u postgres -- psql -q -v ON_ERROR_STOP=1 -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cloonix') THEN CREATE ROLE cloonix LOGIN PASSWORD 'cloonix'; END IF; END \$\$;" >&2
     runuser -u postgres -- psql -tAc "SELECT 1 FROM pg_database WHERE datname = 'cloonix'" | grep -q 1 \
       || runuser -u postgres -- createdb -O cloonix cloonix >&2
+    # Test hosts in network namespaces reach the server through its unix socket (127.0.0.1 there is their
+    # own): the cloonix role may log in with its password on the socket, to the cloonix database only.
+    pg_hba="$(runuser -u postgres -- psql -tAc 'SHOW hba_file')"
+    if ! grep -Eq '^local[[:space:]]+cloonix[[:space:]]+cloonix[[:space:]]' "$pg_hba"; then
+      sed -i '0,/^local/s//local   cloonix         cloonix                                 scram-sha-256\n&/' "$pg_hba"
+      runuser -u postgres -- psql -q -c 'SELECT pg_reload_conf()' >/dev/null
+    fi
   fi
 fi
 

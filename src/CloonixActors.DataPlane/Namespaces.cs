@@ -22,7 +22,8 @@ public interface IContainerPlane
 }
 
 /// <summary><see cref="IContainerPlane"/> with iproute2, each program started with an argument list.</summary>
-public sealed class LinuxNamespaces(string switchNamespace) : IContainerPlane
+/// <param name="mtu">The MTU of new veth pairs; null keeps the kernel's (1500). Hosts with an underlay give the inner MTU of their tunnels.</param>
+public sealed class LinuxNamespaces(string switchNamespace, int? mtu = null) : IContainerPlane
 {
     private const string NetnsDir = "/run/netns";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
@@ -71,7 +72,9 @@ public sealed class LinuxNamespaces(string switchNamespace) : IContainerPlane
                 create.Add($"link del {nic.HostIf}");
             }
 
-            create.Add($"link add {nic.HostIf} up type veth peer name {nic.GuestIf} netns {ns}");
+            create.Add(mtu is { } m
+                ? $"link add {nic.HostIf} mtu {m} up type veth peer name {nic.GuestIf} mtu {m} netns {ns}"
+                : $"link add {nic.HostIf} up type veth peer name {nic.GuestIf} netns {ns}");
             configure.Add($"link set {nic.GuestIf} up");
             created.Add(nic.HostIf);
         }

@@ -42,6 +42,9 @@ public static class OsNames
     /// <summary>The OVS bridge of a lan on this host.</summary>
     public static string Bridge(int lanId) => $"{Prefix}b{lanId}";
 
+    /// <summary>The VXLAN device that joins this host's segment of a lan to the other hosts' segments.</summary>
+    public static string Vxlan(int lanId) => $"{Prefix}v{lanId}";
+
     public static bool IsProjectBridge(string name) => name.StartsWith(Prefix + "b", StringComparison.Ordinal);
 
     public static bool IsProjectInterface(string name) => name.StartsWith(Prefix, StringComparison.Ordinal);

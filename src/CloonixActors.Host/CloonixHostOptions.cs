@@ -20,6 +20,9 @@ public sealed record CloonixHostOptions
     /// <summary>Seed nodes as host:port; empty means this host forms a cluster of its own.</summary>
     public IReadOnlyList<string> Seeds { get; init; } = [];
 
+    /// <summary>This ActorSystem replaces one the cluster downed: join the other seeds, never this host alone.</summary>
+    public bool Rejoin { get; init; }
+
     /// <summary>An extra HOCON file layered over the project's hocon/ files.</summary>
     public string? ConfigFile { get; init; }
 

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Tools.Client;
+using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
 using Akka.Event;
 using Akka.Hosting;
@@ -19,6 +20,9 @@ namespace CloonixActors.Host;
 /// <summary>Registry key for the host agent's supervisor.</summary>
 public sealed class HostAgentKey;
 
+/// <summary>Registry key for the lan-coordinator's singleton proxy.</summary>
+public sealed class LanCoordinatorKey;
+
 public static class HostingExtensions
 {
     /// <summary>
@@ -26,7 +30,8 @@ public static class HostingExtensions
     /// the receptionist the console client talks to, persistence on a SQLite file, the host agent and
     /// its data plane, and the shutdown task that removes the data plane on a clean stop.
     /// </summary>
-    public static AkkaConfigurationBuilder AddCloonixHost(this AkkaConfigurationBuilder builder, CloonixHostOptions options)
+    /// <param name="onDowned">Called when the cluster downed this host (the daemon then starts a new ActorSystem that rejoins).</param>
+    public static AkkaConfigurationBuilder AddCloonixHost(this AkkaConfigurationBuilder builder, CloonixHostOptions options, Action? onDowned = null)
     {
         Directory.CreateDirectory(options.StateDir);
         var secret = SecretFile.LoadOrCreate(options.StateDir);
@@ -42,6 +47,11 @@ public static class HostingExtensions
         var seeds = options.Seeds.Count == 0
             ? [selfAddress]
             : options.Seeds.Select(s => $"akka.tcp://{CloonixHostOptions.SystemName}@{s}").ToArray();
+        if (options.Rejoin && seeds.Length > 1)
+        {
+            // Back after being downed: join the others, never form a cluster of one as a first seed would.
+            seeds = [.. seeds.Where(s => s != selfAddress)];
+        }
 
         return builder
             .AddHocon(config, HoconAddMode.Prepend)
@@ -56,21 +66,42 @@ public static class HostingExtensions
             .WithClusterClientReceptionist("receptionist", "host")
             .WithActors((system, registry) =>
             {
+                // The lan-coordinator: a singleton on the oldest host, under back-off (a failed persist stops it).
+                system.ActorOf(
+                    ClusterSingletonManager.Props(
+                        BackoffSupervisor.Props(Backoff.OnStop(
+                            LanCoordinator.Props(new CoordinatorSettings(options.HostName, hostSettings.Timeout, hostSettings.SnapshotEvery, ClusterId(config, options))),
+                            "coordinator",
+                            TimeSpan.FromMilliseconds(500),
+                            TimeSpan.FromSeconds(10),
+                            0.2,
+                            -1)),
+                        PoisonPill.Instance,
+                        ClusterSingletonManagerSettings.Create(system).WithRole("host").WithSingletonName("singleton")),
+                    LanCoordinator.Id);
+                var coordinator = system.ActorOf(
+                    ClusterSingletonProxy.Props($"/user/{LanCoordinator.Id}", ClusterSingletonProxySettings.Create(system).WithRole("host").WithSingletonName("singleton")),
+                    $"{LanCoordinator.Id}-proxy");
+                registry.Register<LanCoordinatorKey>(coordinator);
+
+                var tunnel = TunnelSettingsFrom(config, options);
                 var paths = new OvsPaths(options.StateDir, options.HostName);
                 var datapath = OvsVsctl.DetectDatapath();
                 var accel = Acceleration.Probe();
                 var plane = new HostPlane(
                     new OvsVsctl(paths, datapath),
-                    new LinuxNamespaces(paths.SwitchNamespace),
+                    new LinuxNamespaces(paths.SwitchNamespace, tunnel.Enabled ? tunnel.InnerMtu : null),
                     OvsActorProps(paths, datapath, config.GetString("cloonix.dpdk", "auto")),
                     datapath,
                     new LinuxVmPlane(options.StateDir, paths.SwitchNamespace, accel),
                     new VmEnvironment(options.StateDir, config.GetString("cloonix.images-dir", "/var/lib/cloonix/images"), File.Exists("/dev/vhost-net")) { HostName = options.HostName, Relays = SpyRelays(paths.SwitchNamespace) },
-                    HostFactsReader.Read());
+                    HostFactsReader.Read(),
+                    new LinuxVxlan(paths.SwitchNamespace),
+                    tunnel);
                 // A failed persist stops the agent: restart it with back-off; it recovers from the journal.
                 var supervisor = system.ActorOf(
                     BackoffSupervisor.Props(Backoff.OnStop(
-                        HostAgent.Props(hostSettings, plane),
+                        HostAgent.Props(hostSettings, plane, coordinator),
                         "agent",
                         TimeSpan.FromMilliseconds(500),
                         TimeSpan.FromSeconds(10),
@@ -78,11 +109,20 @@ public static class HostingExtensions
                         -1)),
                     "host");
                 registry.Register<HostAgentKey>(supervisor);
-                var api = system.ActorOf(ApiActor.Props(secret, supervisor), "api");
+                var api = system.ActorOf(ApiActor.Props(secret, supervisor, coordinator, options.HostName), "api");
                 ClusterClientReceptionist.Get(system).RegisterService(api);
 
                 CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceStop, "remove-data-plane", async () =>
                 {
+                    if (CoordinatedShutdown.Get(system).ShutdownReason is CoordinatedShutdown.ClusterDowningReason)
+                    {
+                        // Downed (cut off from the majority): not a stop. The data plane stays, as after
+                        // kill -9, and the next ActorSystem adopts it when it rejoins.
+                        system.Log.Warning("this host was downed by the cluster: keeping the data plane, rejoining");
+                        onDowned?.Invoke();
+                        return Akka.Done.Instance;
+                    }
+
                     try
                     {
                         await supervisor.Ask<object>(TeardownDataPlane.Instance, hostSettings.Timeout).ConfigureAwait(false);
@@ -135,6 +175,45 @@ public static class HostingExtensions
         return why is null
             ? OvsActor.Props(new OvsDaemons(paths, dpdk: DpdkSettings.Default()), datapath, plain)
             : OvsActor.Props(plain, datapath, null, why);
+    }
+
+    /// <summary>
+    /// What names this cluster's coordinator journal: cloonix.cluster-id, else the host's name for a host on
+    /// its own (no seeds), else "default". Clusters sharing one database need ids of their own.
+    /// </summary>
+    public static string ClusterId(Config config, CloonixHostOptions options)
+    {
+        var id = config.GetString("cloonix.cluster-id", string.Empty);
+        if (string.IsNullOrEmpty(id))
+        {
+            return options.Seeds.Count == 0 ? options.HostName : "default";
+        }
+
+        return Domain.Names.Problem(id, "cluster id") is { } problem ? throw new InvalidDataException(problem) : id;
+    }
+
+    /// <summary>
+    /// Where this host's tunnels start: cloonix.vxlan.local-address, else the remoting address unless it
+    /// is a loopback one (a host on its own, no tunnels). The inner MTU is the underlay's minus VXLAN's 50 bytes.
+    /// </summary>
+    public static TunnelSettings TunnelSettingsFrom(Config config, CloonixHostOptions options)
+    {
+        var port = config.GetInt("cloonix.vxlan.port", 4789);
+        var local = config.GetString("cloonix.vxlan.local-address", string.Empty);
+        if (string.IsNullOrEmpty(local))
+        {
+            local = System.Net.IPAddress.TryParse(options.BindHost, out var ip) && !System.Net.IPAddress.IsLoopback(ip) && ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork
+                ? options.BindHost
+                : string.Empty;
+        }
+
+        if (string.IsNullOrEmpty(local))
+        {
+            return TunnelSettings.None with { Port = port };
+        }
+
+        var underlay = Underlay.MtuOfAsync(local).GetAwaiter().GetResult() ?? 1500; // once, at start-up, before any actor runs
+        return new TunnelSettings(local, port, config.GetInt("cloonix.vxlan.mtu", underlay - Underlay.VxlanOverhead));
     }
 
     /// <summary>Flags over the --config file over hocon/*.conf.</summary>

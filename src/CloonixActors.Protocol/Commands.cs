@@ -9,21 +9,23 @@ public interface ITopologyCommand : IClientCommand;
 /// <summary>Every client request carries the shared secret of the cluster.</summary>
 public sealed record ClientRequest(string Secret, IClientCommand Command) : ICloonixMessage;
 
-public sealed record AddLan(string Name) : ITopologyCommand;
+/// <summary>A lan; its first segment (bridge) is made on <paramref name="Host"/>, else on the host the client contacted.</summary>
+public sealed record AddLan(string Name, string? Host = null) : ITopologyCommand;
 
 /// <summary>A container: a network namespace with nics eth0..eth(N-1).</summary>
 /// <summary>
 /// A container with <paramref name="Nics"/> nics; <paramref name="NicTypes"/>, when given, has one letter
 /// per nic: v (a veth pair) or s (spyable: a tap in the container joined to the lan by the relay).
 /// </summary>
-public sealed record AddContainer(string Name, int Nics, string? NicTypes = null) : ITopologyCommand;
+/// <remarks><paramref name="Host"/> places it on that host; null lets the lan-coordinator pick the least loaded one.</remarks>
+public sealed record AddContainer(string Name, int Nics, string? NicTypes = null, string? Host = null) : ITopologyCommand;
 
 /// <summary>
 /// A QEMU VM. <paramref name="Nics"/> lists one letter per nic, comma separated ("d,v,v"): d a vhost-user
 /// port on OVS-DPDK, v a tap on the lan bridge, s a spyable nic through the relay. <paramref name="Image"/>
 /// is "tiny" (the image `cloonix image build tiny` makes) or the absolute path of a qcow2 or raw disk.
 /// </summary>
-public sealed record AddVm(string Name, string Nics, int RamMb, int Cpus, string Image) : ITopologyCommand;
+public sealed record AddVm(string Name, string Nics, int RamMb, int Cpus, string Image, string? Host = null) : ITopologyCommand;
 
 /// <summary>Delete a node or a lan by name. A lan with attached nics is refused unless <paramref name="Force"/>.</summary>
 public sealed record DeleteObject(string Name, bool Force) : ITopologyCommand;
@@ -36,7 +38,8 @@ public sealed record DisconnectNic(string Node, int Nic) : ITopologyCommand;
 /// A whole topology in one request (a topology file): every lan, container and endpoint is checked first,
 /// and either all of it is recorded and deployed, or nothing is.
 /// </summary>
-public sealed record DeployTopology(string[] Lans, ContainerSpec[] Containers, EndpointSpec[] Endpoints) : ITopologyCommand;
+/// <remarks><paramref name="Host"/> puts every node on that host; null spreads them over the least loaded hosts.</remarks>
+public sealed record DeployTopology(string[] Lans, ContainerSpec[] Containers, EndpointSpec[] Endpoints, string? Host = null) : ITopologyCommand;
 
 public sealed record ContainerSpec(string Name, int Nics) : ICloonixMessage;
 

@@ -21,7 +21,8 @@ public sealed record CommandFailed(ErrorCode Code, string Message) : IClientRepl
 
 public sealed record ExecResult(int ExitCode, string Stdout, string Stderr, bool TimedOut) : IClientReply;
 
-public sealed record LanView(string Name, string Host, string Bridge, string[] Members) : ICloonixMessage;
+/// <summary>One lan segment: the lan's bridge on one host. <paramref name="Vni"/> is 0 while the lan spans no other host; <paramref name="Mtu"/> is what its nics carry.</summary>
+public sealed record LanView(string Name, string Host, string Bridge, string[] Members, int Vni = 0, int Mtu = 1500) : ICloonixMessage;
 
 /// <summary>One nic in a listing; <paramref name="Impairment"/> describes an s nic's impairment, null when none.</summary>
 public sealed record NicView(int Index, string Kind, string? Lan, string HostInterface, string? Impairment = null) : ICloonixMessage;
@@ -45,4 +46,6 @@ public sealed record StatusReport(
     int Nodes,
     int Lans,
     int Endpoints,
-    string Acceleration) : IClientReply;
+    string Acceleration,
+    string Coordinator = "",
+    HostView[]? Hosts = null) : IClientReply;

@@ -56,8 +56,8 @@ public static class Output
         var nodeRows = l.Nodes.SelectMany(n => n.Nics.Select(nic => new[] { n.Name, n.Kind, n.Host, $"eth{nic.Index}", nic.Kind, nic.Lan ?? "-", nic.HostInterface, nic.Impairment ?? "-" }));
         sb.Append(Table(["NODE", "KIND", "HOST", "NIC", "TYPE", "LAN", "PORT", "IMPAIRMENT"], nodeRows));
         sb.AppendLine();
-        var lanRows = l.Lans.Select(x => new[] { x.Name, x.Host, x.Bridge, x.Members.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), string.Join(' ', x.Members) });
-        sb.Append(Table(["LAN", "HOST", "BRIDGE", "NICS", "MEMBERS"], lanRows));
+        var lanRows = l.Lans.Select(x => new[] { x.Name, x.Host, x.Bridge, x.Vni == 0 ? "-" : x.Vni.ToString(System.Globalization.CultureInfo.InvariantCulture), x.Mtu.ToString(System.Globalization.CultureInfo.InvariantCulture), x.Members.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), string.Join(' ', x.Members) });
+        sb.Append(Table(["LAN", "HOST", "BRIDGE", "VNI", "MTU", "NICS", "MEMBERS"], lanRows));
         return sb.ToString();
     }
 
@@ -75,6 +75,13 @@ public static class Output
         sb.Append(Table(["PROCESS", "PID", "RESTARTS"], s.Processes.Select(p => new[] { p.Name, p.Pid == 0 ? "-" : p.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), p.Restarts.ToString(System.Globalization.CultureInfo.InvariantCulture) })));
         sb.AppendLine();
         sb.Append(Table(["MEMBER", "STATUS", "ROLES"], s.Members.Select(m => new[] { m.Address, m.Status, string.Join(',', m.Roles) })));
+        if (!string.IsNullOrEmpty(s.Coordinator))
+        {
+            sb.AppendLine();
+            sb.AppendLine($"coordinator  {s.Coordinator}");
+            sb.Append(Table(["HOST", "ADDRESS", "STATE", "TUNNELS FROM", "NODES", "LAN SEGMENTS"], (s.Hosts ?? []).Select(h => new[] { h.Name, h.Address, h.State, string.IsNullOrEmpty(h.TunnelAddress) ? "-" : h.TunnelAddress, h.Nodes.ToString(System.Globalization.CultureInfo.InvariantCulture), h.Segments.ToString(System.Globalization.CultureInfo.InvariantCulture) })));
+        }
+
         return sb.ToString();
     }
 

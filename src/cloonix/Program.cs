@@ -76,20 +76,25 @@ public static class Program
         root.Options.Add(Timeout);
 
         var add = new Command("add", "add a lan or a node");
+        Option<string?> HostOption(string what) => new("--host") { Description = $"the host to put the {what} on (default: {(what == "lan" ? "the host contacted" : "the least loaded host")})" };
+        var lanHost = HostOption("lan");
+        var cntHost = HostOption("container");
+        var vmHost = HostOption("vm");
+        var deployHost = HostOption("nodes");
         var lanName = new Argument<string>("NAME") { Description = "lan name: [a-z][a-z0-9_-], 15 characters at most" };
-        var addLan = new Command("lan", "add a lan (an OVS bridge on each host that has members)") { lanName };
-        addLan.SetAction((r, _) => Run(r, new AddLan(r.GetValue(lanName)!)));
+        var addLan = new Command("lan", "add a lan (an OVS bridge on each host that has members, joined by VXLAN)") { lanName, lanHost };
+        addLan.SetAction((r, _) => Run(r, new AddLan(r.GetValue(lanName)!, r.GetValue(lanHost))));
         var cntName = new Argument<string>("NAME") { Description = "node name: [a-z][a-z0-9_-], 15 characters at most" };
         var nics = new Option<string>("--nics") { Description = "number of veth nics (eth0..ethN-1), or one letter per nic: v (veth) or s (spyable), e.g. v,s", DefaultValueFactory = _ => "1" };
-        var addCnt = new Command("cnt", "add a container: a network namespace with veth (or spyable) nics") { cntName, nics };
-        addCnt.SetAction((r, _) => Run(r, ContainerCommand(r.GetValue(cntName)!, r.GetValue(nics)!)));
+        var addCnt = new Command("cnt", "add a container: a network namespace with veth (or spyable) nics") { cntName, nics, cntHost };
+        addCnt.SetAction((r, _) => Run(r, ContainerCommand(r.GetValue(cntName)!, r.GetValue(nics)!) with { Host = r.GetValue(cntHost) }));
         var vmName = new Argument<string>("NAME") { Description = "node name: [a-z][a-z0-9_-], 15 characters at most" };
         var vmNics = new Option<string>("--nics") { Description = "one letter per nic, comma separated: d (vhost-user on OVS-DPDK), v (tap), s (spyable)", Required = true };
         var ram = new Option<int>("--ram") { Description = "memory in MB", DefaultValueFactory = _ => 256 };
         var cpus = new Option<int>("--cpus") { Description = "virtual CPUs", DefaultValueFactory = _ => 1 };
         var image = new Option<string>("--image") { Description = "'tiny' or the absolute path of a qcow2/raw disk (each VM writes to its own overlay)", DefaultValueFactory = _ => "tiny" };
-        var addVm = new Command("vm", "add a QEMU VM (replies once its guest agent answers)") { vmName, vmNics, ram, cpus, image };
-        addVm.SetAction((r, _) => Run(r, new AddVm(r.GetValue(vmName)!, r.GetValue(vmNics)!, r.GetValue(ram), r.GetValue(cpus), r.GetValue(image)!)));
+        var addVm = new Command("vm", "add a QEMU VM (replies once its guest agent answers)") { vmName, vmNics, ram, cpus, image, vmHost };
+        addVm.SetAction((r, _) => Run(r, new AddVm(r.GetValue(vmName)!, r.GetValue(vmNics)!, r.GetValue(ram), r.GetValue(cpus), r.GetValue(image)!, r.GetValue(vmHost))));
         add.Subcommands.Add(addLan);
         add.Subcommands.Add(addCnt);
         add.Subcommands.Add(addVm);
@@ -118,7 +123,7 @@ public static class Program
         ls.SetAction((r, _) => Run(r, new ListTopology()));
         root.Subcommands.Add(ls);
 
-        var status = new Command("status", "hosts, Open vSwitch processes, state dir, persistence, uptime");
+        var status = new Command("status", "this host (Open vSwitch processes, state dir, persistence, uptime), every host of the cluster, where the coordinator runs");
         status.SetAction((r, _) => Run(r, new GetStatus()));
         root.Subcommands.Add(status);
 
@@ -141,8 +146,8 @@ public static class Program
         root.Subcommands.Add(imageCmd);
 
         var file = new Argument<string>("FILE") { Description = "a topology file (YAML): lans, and nodes with their nics' lans" };
-        var deploy = new Command("deploy", "deploy a whole topology file in one request: all of it, or nothing") { file };
-        deploy.SetAction((r, _) => Run(r, TopologyFile.Load(r.GetValue(file)!)));
+        var deploy = new Command("deploy", "deploy a whole topology file in one request: all of it, or nothing") { file, deployHost };
+        deploy.SetAction((r, _) => Run(r, TopologyFile.Load(r.GetValue(file)!) with { Host = r.GetValue(deployHost) }));
         root.Subcommands.Add(deploy);
 
         var execNode = new Argument<string>("NODE");

@@ -100,18 +100,33 @@ public static class Program
         }
 
         RemotingWorkarounds.PinDotNettyMachineId();
-        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(90));
-        builder.Services.AddAkka(CloonixHostOptions.SystemName, (akka, _) => akka.AddCloonixHost(options));
-        try
+        // A host the cluster downs (cut off from the majority) keeps its data plane and starts a new
+        // ActorSystem that joins the others again once they are reachable; any other stop ends the daemon.
+        for (var run = 0; ; run++)
         {
-            await builder.Build().RunAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
-        {
-            await Console.Error.WriteLineAsync($"cloonixd: {ex.Message}").ConfigureAwait(false);
-            return 1;
+            var downed = false;
+            var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+            builder.Logging.ClearProviders();
+            builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(90));
+            var runOptions = options with { Rejoin = run > 0 };
+            builder.Services.AddAkka(CloonixHostOptions.SystemName, (akka, _) => akka.AddCloonixHost(runOptions, () => downed = true));
+            try
+            {
+                await builder.Build().RunAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+            {
+                await Console.Error.WriteLineAsync($"cloonixd: {ex.Message}").ConfigureAwait(false);
+                return 1;
+            }
+
+            if (!downed)
+            {
+                break;
+            }
+
+            await Console.Error.WriteLineAsync("cloonixd: downed by the cluster; starting again to rejoin").ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
         }
 
         return 0;

@@ -57,9 +57,14 @@ public sealed class Lab : IDisposable
 
     public string Endpoint => $"{Address}:{Port}";
 
-    /// <summary>A program and its arguments, run inside the test host's namespace when there is one.</summary>
+    /// <summary>
+    /// A program and its arguments, run inside the test host's network namespace when there is one. Through
+    /// nsenter, not `ip netns exec`: the latter gives the program a mount namespace of its own, where the
+    /// namespaces cloonixd makes (switch, containers) would be mounted out of sight of the test and of the
+    /// next daemon started after a kill -9, as if on another machine.
+    /// </summary>
     private (string Program, IEnumerable<string> Args) InHost(string program, IEnumerable<string> args) =>
-        HostNamespace is null ? (program, args) : ("ip", ["netns", "exec", HostNamespace, program, .. args]);
+        HostNamespace is null ? (program, args) : ("nsenter", [$"--net=/run/netns/{HostNamespace}", "--", program, .. args]);
 
     public string Host { get; }
 
@@ -76,6 +81,15 @@ public sealed class Lab : IDisposable
     public int DaemonPid => _daemon?.Id ?? 0;
 
     public string DaemonLog => File.Exists(Path.Combine(StateDir, "cloonixd.log")) ? File.ReadAllText(Path.Combine(StateDir, "cloonixd.log")) : string.Empty;
+
+    /// <summary>Gives this host the cluster's shared secret (every host of a cluster needs the same one); call before the first start.</summary>
+    public Lab WithSecret(string secret)
+    {
+        var path = Path.Combine(StateDir, "secret");
+        File.WriteAllText(path, secret + "\n");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return this;
+    }
 
     /// <summary>Starts cloonixd and waits until it answers `status`.</summary>
     public Lab Start()

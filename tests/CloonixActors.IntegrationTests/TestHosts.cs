@@ -46,6 +46,31 @@ public sealed class TestHosts : IDisposable
 
     public List<Lab> Labs { get; } = [];
 
+    /// <summary>The namespace of the underlay bridge; host i's link to it is the veth "uh{i}".</summary>
+    public string Underlay => $"cxt-{_tag}-ul";
+
+    /// <summary>Cuts test host <paramref name="i"/> (from 1) off the underlay: its link goes down on the bridge side.</summary>
+    public void Cut(int i) => Ip("-n", Underlay, "link", "set", $"uh{i}", "down");
+
+    public void Heal(int i) => Ip("-n", Underlay, "link", "set", $"uh{i}", "up");
+
+    /// <summary>
+    /// A namespace on the underlay that runs no cloonixd (198.18.100.<paramref name="i"/>), e.g. for a plain
+    /// Linux VXLAN device; deleted with the hosts.
+    /// </summary>
+    public string AddPlainHost(int i)
+    {
+        var ns = $"cxt-{_tag}-x{i}";
+        Ip("netns", "add", ns);
+        _namespaces.Add(ns);
+        Ip("-n", Underlay, "link", "add", $"ux{i}", "type", "veth", "peer", "name", "eth0", "netns", ns);
+        Ip("-n", Underlay, "link", "set", $"ux{i}", "master", "br0", "up");
+        Ip("-n", ns, "link", "set", "lo", "up");
+        Ip("-n", ns, "addr", "add", $"198.18.100.{i}/24", "dev", "eth0");
+        Ip("-n", ns, "link", "set", "eth0", "up");
+        return ns;
+    }
+
     private static void Ip(params string[] args)
     {
         var r = Lab.Run("ip", args);

@@ -9,16 +9,18 @@ namespace CloonixActors.Host.Actors;
 
 /// <summary>
 /// The service the console client reaches through ClusterClient (<c>/user/api</c>). It checks the shared
-/// secret of every request, then hands the command to the host agent, which answers the client directly.
+/// secret of every request, then hands the command on: to the lan-coordinator (topology commands, listings,
+/// exec: anything that must find the right host), or to this host's agent (status, image builds). Whoever
+/// gets it answers the client directly. Without a coordinator every command goes to the host agent.
 /// </summary>
 public sealed class ApiActor : ReceiveActor
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
-    public static Props Props(string secret, IActorRef hostAgent) =>
-        Akka.Actor.Props.Create(() => new ApiActor(secret, hostAgent));
+    public static Props Props(string secret, IActorRef hostAgent, IActorRef? coordinator = null, string hostName = "") =>
+        Akka.Actor.Props.Create(() => new ApiActor(secret, hostAgent, coordinator, hostName));
 
-    public ApiActor(string secret, IActorRef hostAgent)
+    public ApiActor(string secret, IActorRef hostAgent, IActorRef? coordinator, string hostName)
     {
         var expected = Encoding.UTF8.GetBytes(secret);
         Receive<ClientRequest>(request =>
@@ -39,6 +41,7 @@ public sealed class ApiActor : ReceiveActor
 
             if (request.Command is SubscribeEvents subscribe)
             {
+                // The traffic topic is cluster-wide: any host can serve a subscription.
                 if (subscribe.Receiver is null || subscribe.Receiver.IsNobody())
                 {
                     Sender.Tell(new CommandFailed(ErrorCode.InvalidArgument, "a subscription needs a receiver"));
@@ -50,8 +53,41 @@ public sealed class ApiActor : ReceiveActor
                 return;
             }
 
-            hostAgent.Forward(request.Command);
+            switch (request.Command)
+            {
+                case var _ when coordinator is null:
+                case BuildImage:
+                    hostAgent.Forward(request.Command);
+                    break;
+                case GetStatus status:
+                    Status(status, hostAgent, coordinator);
+                    break;
+                default:
+                    Context.ActorOf(RoutedRequest.Props(coordinator, new Routed(request.Command, hostName, Guid.NewGuid().ToString("N")), Sender));
+                    break;
+            }
         });
+    }
+
+    /// <summary>This host's status, with the cluster's hosts and where the coordinator runs.</summary>
+    private void Status(GetStatus status, IActorRef hostAgent, IActorRef coordinator)
+    {
+        var client = Sender;
+        var local = hostAgent.Ask<StatusReport>(status, TimeSpan.FromSeconds(10));
+        var view = coordinator.Ask<CoordinatorView>(new GetCoordinatorView(), TimeSpan.FromSeconds(5));
+        Task.WhenAll(local, view).ContinueWith(
+            _ =>
+            {
+                if (!local.IsCompletedSuccessfully)
+                {
+                    return (object)new CommandFailed(ErrorCode.Unavailable, "this host's agent did not answer (it may be restarting)");
+                }
+
+                return view.IsCompletedSuccessfully
+                    ? local.Result with { Coordinator = $"{view.Result.Host} ({view.Result.Address})", Hosts = view.Result.Hosts }
+                    : local.Result with { Coordinator = "not reachable now (moving to another host?)", Hosts = [] };
+            },
+            TaskScheduler.Default).PipeTo(client);
     }
 }
 

@@ -29,7 +29,9 @@ public sealed record HostPlane(
     string Datapath,
     IVmPlane? Vms = null,
     VmEnvironment? VmEnv = null,
-    HostFacts? Facts = null);
+    HostFacts? Facts = null,
+    ITunnelPlane? Tunnels = null,
+    TunnelSettings? Tunnel = null);
 
 /// <summary>
 /// Everything that runs on this host. The desired topology is event-sourced here: a command is decided
@@ -37,8 +39,14 @@ public sealed record HostPlane(
 /// restart the journal rebuilds the state, children adopt what exists, and a sweep removes what the
 /// state no longer wants, so the data plane always converges on the journal.
 /// </summary>
-public sealed class HostAgent : ReceivePersistentActor
+public sealed class HostAgent : ReceivePersistentActor, IWithTimers
 {
+    /// <summary>How often the agent tells the lan-coordinator it is alive and what it holds.</summary>
+    public static readonly TimeSpan HelloPeriod = TimeSpan.FromSeconds(3);
+
+    private readonly IActorRef _coordinator;
+    private readonly Dictionary<string, SetTunnel> _tunnels = new(StringComparer.Ordinal);
+
     private readonly HostSettings _settings;
     private readonly HostPlane _plane;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -52,13 +60,19 @@ public sealed class HostAgent : ReceivePersistentActor
     private bool _swept;
     private int _collectors;
 
-    public static Props Props(HostSettings settings, HostPlane plane) =>
-        Akka.Actor.Props.Create(() => new HostAgent(settings, plane));
+    public ITimerScheduler Timers { get; set; } = null!;
 
-    public HostAgent(HostSettings settings, HostPlane plane)
+    private TunnelSettings Tunnel => _plane.Tunnel ?? TunnelSettings.None;
+
+    /// <param name="coordinator">The lan-coordinator (its singleton proxy); null on a host that reports to none.</param>
+    public static Props Props(HostSettings settings, HostPlane plane, IActorRef? coordinator = null) =>
+        Akka.Actor.Props.Create(() => new HostAgent(settings, plane, coordinator));
+
+    public HostAgent(HostSettings settings, HostPlane plane, IActorRef? coordinator)
     {
         _settings = settings;
         _plane = plane;
+        _coordinator = coordinator ?? ActorRefs.Nobody;
         PersistenceId = $"host-{settings.HostName}";
 
         Recover<SnapshotOffer>(offer =>
@@ -80,6 +94,18 @@ public sealed class HostAgent : ReceivePersistentActor
         Command<ExecInNode>(Exec);
         Command<BuildImage>(Build);
         Command<OvsReady>(OnOvsReady);
+        Command<SayHello>(_ => Hello());
+        Command<LanTunnel>(t =>
+        {
+            if (!Names.IsValid(t.Lan) || t.Peers is null)
+            {
+                return;
+            }
+
+            var wanted = new SetTunnel(t.Vni, [.. t.Peers]);
+            _tunnels[t.Lan] = wanted;
+            _lans.GetValueOrDefault(t.Lan)?.Tell(wanted);
+        });
         Command<NodeReady>(r =>
         {
             if (r.Recreated.Count == 0)
@@ -119,6 +145,29 @@ public sealed class HostAgent : ReceivePersistentActor
 
     private sealed record Swept(IReadOnlyList<string> Removed, string? Error, IActorRef? ReplyTo);
 
+    private sealed record SayHello
+    {
+        public static readonly SayHello Instance = new();
+    }
+
+    /// <summary>Tells the coordinator this host is alive, what its journal holds, and where its tunnels start.</summary>
+    private void Hello()
+    {
+        if (_coordinator.IsNobody())
+        {
+            return;
+        }
+
+        var hello = new HostHello(
+            _settings.HostName,
+            Tunnel.LocalAddress,
+            Tunnel.InnerMtu,
+            [.. _state.Nodes.Keys],
+            [.. _state.Lans.Keys.Select(l => new SegmentReport(l, _tunnels.GetValueOrDefault(l)?.Vni ?? 0))]);
+        // Replies go to the parent (the back-off supervisor), whose address outlives a restart of this agent.
+        _coordinator.Tell(hello, Context.Parent);
+    }
+
     private void StartChildren()
     {
         _log.Info("host {0}: desired state recovered: {1} node(s), {2} lan(s), {3} endpoint(s)", _settings.HostName, _state.Nodes.Count, _state.Lans.Count, _state.Endpoints.Count);
@@ -133,6 +182,12 @@ public sealed class HostAgent : ReceivePersistentActor
         foreach (var lan in _state.Lans.Values)
         {
             StartLan(lan, null);
+        }
+
+        if (!_coordinator.IsNobody())
+        {
+            Hello();
+            Timers.StartPeriodicTimer("hello", SayHello.Instance, HelloPeriod);
         }
     }
 
@@ -275,8 +330,13 @@ public sealed class HostAgent : ReceivePersistentActor
 
     private void StartLan(LanSpec lan, IActorRef? replyTo)
     {
-        var actor = Context.ActorOf(LanActor.Props(lan, _plane.Ovs), $"lan-{lan.Name}-{lan.Id}");
+        var actor = Context.ActorOf(LanActor.Props(lan, _plane.Ovs, tunnels: _plane.Tunnels, tunnel: Tunnel), $"lan-{lan.Name}-{lan.Id}");
         _lans[lan.Name] = actor;
+        if (_tunnels.TryGetValue(lan.Name, out var tunnel))
+        {
+            actor.Tell(tunnel);
+        }
+
         // Members first: a lan actor that saw OvsReady with an empty member set would strip the bridge.
         actor.Tell(new SetLanMembers(PortsOf(lan.Name), replyTo));
         if (_ovsReady is { } ready)
@@ -421,6 +481,7 @@ public sealed class HostAgent : ReceivePersistentActor
         var host = _settings.HostName;
         var wantedNs = _state.Nodes.Keys.Select(n => OsNames.Namespace(host, n)).ToImmutableHashSet();
         var wantedBridges = _state.Lans.Values.Select(l => l.Bridge).Append(ParkingLan.Bridge).ToImmutableHashSet();
+        var wantedDevices = _state.Lans.Values.Select(l => OsNames.Vxlan(l.Id)).ToImmutableHashSet();
         var wantedVms = _state.Nodes.Values.Where(n => n.Kind == NodeKind.Vm).Select(n => n.Name).ToImmutableHashSet();
         var stateDir = _settings.StateDir;
         var plane = _plane;
@@ -453,6 +514,15 @@ public sealed class HostAgent : ReceivePersistentActor
             {
                 await plane.Ovs.DeleteBridgeAsync(bridge).ConfigureAwait(false);
                 removed.Add(bridge);
+            }
+
+            if (plane.Tunnels is { } tunnels)
+            {
+                foreach (var device in (await tunnels.ListAsync().ConfigureAwait(false)).Where(d => !wantedDevices.Contains(d)))
+                {
+                    await tunnels.DeleteAsync(device).ConfigureAwait(false);
+                    removed.Add(device);
+                }
             }
 
             return new Swept(removed, null, replyTo);
@@ -488,7 +558,8 @@ public sealed class HostAgent : ReceivePersistentActor
             host,
             n.Kind == NodeKind.Vm ? string.Empty : OsNames.Namespace(host, n.Name),
             [.. Enumerable.Range(0, n.Nics).Select(i => new NicView(i, NicKinds.Name(n.KindOf(i)), _state.Endpoints.GetValueOrDefault(new NicRef(n.Name, i)), NodePorts.Of(n, i, state).Name, ImpairmentText(new NicRef(n.Name, i))))]));
-        var lans = _state.Lans.Values.Select(l => new LanView(l.Name, host, l.Bridge, [.. _state.MembersOf(l.Name).Select(m => m.ToString())]));
+        var mtu = Tunnel.Enabled ? Tunnel.InnerMtu : 1500;
+        var lans = _state.Lans.Values.Select(l => new LanView(l.Name, host, l.Bridge, [.. _state.MembersOf(l.Name).Select(m => m.ToString())], _tunnels.GetValueOrDefault(l.Name)?.Vni ?? 0, mtu));
         return new TopologyListing([.. nodes], [.. lans]);
     }
 

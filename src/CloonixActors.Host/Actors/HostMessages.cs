@@ -47,3 +47,24 @@ public sealed record TeardownDataPlane
 
 /// <summary>Ports whose devices were re-created: remove and re-add them so OVS opens the new devices.</summary>
 public sealed record BouncePorts(IReadOnlyCollection<string> Ports);
+
+/// <summary>The tunnel a lan segment must have; no peers (or no id) means no VXLAN device.</summary>
+public sealed record SetTunnel(int Vni, IReadOnlyCollection<string> Peers)
+{
+    public static readonly SetTunnel None = new(0, []);
+
+    public bool Equals(SetTunnel? other) => other is not null && Vni == other.Vni && Peers.Order(StringComparer.Ordinal).SequenceEqual(other.Peers.Order(StringComparer.Ordinal), StringComparer.Ordinal);
+
+    public override int GetHashCode() => Vni;
+}
+
+/// <summary>
+/// How this host makes tunnels: the underlay address they start from (empty: no underlay, a host on its
+/// own), the UDP port (cloonix.vxlan.port) and the inner MTU (the underlay's minus the VXLAN overhead).
+/// </summary>
+public sealed record TunnelSettings(string LocalAddress, int Port, int InnerMtu)
+{
+    public static readonly TunnelSettings None = new(string.Empty, 4789, 1500);
+
+    public bool Enabled => !string.IsNullOrEmpty(LocalAddress);
+}

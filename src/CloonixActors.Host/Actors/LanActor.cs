@@ -27,18 +27,25 @@ public sealed class LanActor : ReceiveActor, IWithTimers
     private bool _inFlight;
     private bool _dirty;
     private Teardown? _teardown;
+    private readonly TunnelSettings? _tunnel;
+    private readonly ITunnelPlane? _tunnels;
+    private SetTunnel _wantedTunnel = SetTunnel.None;
+    private bool _deviceMaybe = true;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(LanSpec lan, IOvsSwitch ovs, bool onlyWhileUsed = false) =>
-        Akka.Actor.Props.Create(() => new LanActor(lan, ovs, onlyWhileUsed));
+    public static Props Props(LanSpec lan, IOvsSwitch ovs, bool onlyWhileUsed = false, ITunnelPlane? tunnels = null, TunnelSettings? tunnel = null) =>
+        Akka.Actor.Props.Create(() => new LanActor(lan, ovs, onlyWhileUsed, tunnels, tunnel));
 
     /// <param name="onlyWhileUsed">The bridge exists only while it has members (the parking bridge).</param>
-    public LanActor(LanSpec lan, IOvsSwitch ovs, bool onlyWhileUsed)
+    /// <param name="tunnels">Where this host makes VXLAN devices; null on a host without an underlay.</param>
+    public LanActor(LanSpec lan, IOvsSwitch ovs, bool onlyWhileUsed, ITunnelPlane? tunnels, TunnelSettings? tunnel)
     {
         _lan = lan;
         _ovs = ovs;
         _onlyWhileUsed = onlyWhileUsed;
+        _tunnels = tunnel is { Enabled: true } ? tunnels : null;
+        _tunnel = tunnel;
 
         Receive<OvsReady>(_ =>
         {
@@ -54,6 +61,14 @@ public sealed class LanActor : ReceiveActor, IWithTimers
         {
             _bounce.UnionWith(b.Ports);
             Request(null);
+        });
+        Receive<SetTunnel>(t =>
+        {
+            if (t != _wantedTunnel)
+            {
+                _wantedTunnel = t;
+                Request(null);
+            }
         });
         Receive<Reconcile>(_ => Request(null));
         Receive<Reconciled>(OnReconciled);
@@ -73,7 +88,7 @@ public sealed class LanActor : ReceiveActor, IWithTimers
         });
     }
 
-    private sealed record Reconciled(IReadOnlyList<IActorRef> Waiting, string? Error);
+    private sealed record Reconciled(IReadOnlyList<IActorRef> Waiting, string? Error, bool? DeviceExists = null);
 
     private sealed record TornDown(IActorRef? ReplyTo, TeardownDone Result);
 
@@ -118,12 +133,36 @@ public sealed class LanActor : ReceiveActor, IWithTimers
         _bounce.Clear();
         var ovs = _ovs;
         var onlyWhileUsed = _onlyWhileUsed;
+        var tunnels = _tunnels;
+        var device = OsNames.Vxlan(_lan.Id);
+        VxlanSpec? vxlan = tunnels is not null && _wantedTunnel is { Vni: > 0, Peers.Count: > 0 } t && _tunnel is { } ts
+            ? new VxlanSpec(device, t.Vni, ts.Port, ts.LocalAddress, ts.InnerMtu, t.Peers)
+            : null;
+        var deleteDevice = tunnels is not null && vxlan is null && _deviceMaybe;
         Task.Run(async () =>
         {
             if (onlyWhileUsed && desired.Count == 0)
             {
                 await ovs.DeleteBridgeAsync(bridge).ConfigureAwait(false);
                 return new Reconciled(waiting, null);
+            }
+
+            bool? deviceExists = null;
+            if (vxlan is not null)
+            {
+                // The lan spans hosts: its VXLAN device is one more port of the bridge.
+                if (await tunnels!.EnsureAsync(vxlan).ConfigureAwait(false))
+                {
+                    bounce.Add(device);
+                }
+
+                desired = new Dictionary<string, PortSpec>(desired, StringComparer.Ordinal) { [device] = new PortSpec(device) };
+                deviceExists = true;
+            }
+            else if (deleteDevice)
+            {
+                await tunnels!.DeleteAsync(device).ConfigureAwait(false);
+                deviceExists = false;
             }
 
             var current = (await ovs.ListPortsAsync(bridge).ConfigureAwait(false)).ToHashSet(StringComparer.Ordinal);
@@ -140,13 +179,14 @@ public sealed class LanActor : ReceiveActor, IWithTimers
             var remove = current.Where(p => !desired.ContainsKey(p)).ToList();
             // Also creates the bridge when it is missing (first start, or an OVS database lost).
             await ovs.ApplyPortsAsync(bridge, add, remove).ConfigureAwait(false);
-            return new Reconciled(waiting, null);
-        }).PipeTo(Self, failure: ex => new Reconciled(waiting, ex.GetBaseException().Message));
+            return new Reconciled(waiting, null, deviceExists);
+        }).PipeTo(Self, failure: ex => new Reconciled(waiting, ex.GetBaseException().Message, vxlan is null ? null : true));
     }
 
     private void OnReconciled(Reconciled r)
     {
         _inFlight = false;
+        _deviceMaybe = r.DeviceExists ?? _deviceMaybe;
         if (r.Error is not null)
         {
             _log.Warning("lan {0}: bridge {1} not reconciled: {2}", _lan.Name, _lan.Bridge, r.Error);
@@ -180,7 +220,18 @@ public sealed class LanActor : ReceiveActor, IWithTimers
         _inFlight = true;
         var replyTo = _teardown!.ReplyTo;
         var name = _lan.Name;
-        _ovs.DeleteBridgeAsync(_lan.Bridge).PipeTo(
+        var ovs = _ovs;
+        var bridge = _lan.Bridge;
+        var tunnels = _tunnels;
+        var device = OsNames.Vxlan(_lan.Id);
+        Task.Run(async () =>
+        {
+            await ovs.DeleteBridgeAsync(bridge).ConfigureAwait(false);
+            if (tunnels is not null)
+            {
+                await tunnels.DeleteAsync(device).ConfigureAwait(false);
+            }
+        }).PipeTo(
             Self,
             success: () => new TornDown(replyTo, new TeardownDone($"lan {name}", null)),
             failure: ex => new TornDown(replyTo, new TeardownDone($"lan {name}", ex.GetBaseException().Message)));

@@ -69,4 +69,49 @@ public sealed class ApiActorSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit
         Assert.Equal(ErrorCode.InvalidArgument, (await ExpectMsgAsync<CommandFailed>()).Code);
         await agent.ExpectNoMsgAsync(Quiet);
     }
+
+    [Fact]
+    public async Task ApiActor_should_route_topology_commands_listings_and_exec_through_the_coordinator()
+    {
+        var agent = CreateTestProbe("agent2");
+        var coordinator = CreateTestProbe("coordinator");
+        var api = Sys.ActorOf(ApiActor.Props(Secret, agent, coordinator, "h1"), "api-routed");
+
+        foreach (IClientCommand command in new IClientCommand[] { new AddContainer("n1", 1, Host: "h2"), new ListTopology(), new ExecInNode("n1", ["true"], 5) })
+        {
+            api.Tell(new ClientRequest(Secret, command));
+            var routed = await coordinator.ExpectMsgAsync<Routed>();
+            Assert.Equal(command, routed.Command);
+            Assert.Equal("h1", routed.ViaHost);
+
+            // Not acknowledged: sent again, same id (the coordinator carries out an id once).
+            Assert.Equal(routed, await coordinator.ExpectMsgAsync<Routed>(TimeSpan.FromSeconds(5)));
+            coordinator.Reply(new RoutedAck(routed.RequestId));
+            coordinator.Reply(new CommandSucceeded("done"));
+            Assert.Equal("done", (await ExpectMsgAsync<CommandSucceeded>()).Message);
+            await coordinator.ExpectNoMsgAsync(TimeSpan.FromSeconds(2.5));
+        }
+
+        api.Tell(new ClientRequest(Secret, new BuildImage("tiny")));
+        await agent.ExpectMsgAsync<BuildImage>();
+        await coordinator.ExpectNoMsgAsync(Quiet);
+    }
+
+    [Fact]
+    public async Task ApiActor_should_answer_status_with_the_hosts_and_the_coordinator()
+    {
+        var agent = CreateTestProbe("agent3");
+        var coordinator = CreateTestProbe("coordinator3");
+        var api = Sys.ActorOf(ApiActor.Props(Secret, agent, coordinator, "h1"), "api-status");
+
+        api.Tell(new ClientRequest(Secret, new GetStatus()));
+        await agent.ExpectMsgAsync<GetStatus>();
+        agent.Reply(new StatusReport("h1", "/s", "sqlite", TimeSpan.Zero, "netdev", [], [], 0, 0, 0, "TCG"));
+        await coordinator.ExpectMsgAsync<GetCoordinatorView>();
+        coordinator.Reply(new CoordinatorView("h2", "akka.tcp://cloonix@198.18.100.2:45300", [new HostView("h1", "a", "live", "198.18.100.1", 0, 0)], 0));
+
+        var report = await ExpectMsgAsync<StatusReport>();
+        Assert.StartsWith("h2 ", report.Coordinator, StringComparison.Ordinal);
+        Assert.Equal("h1", Assert.Single(report.Hosts!).Name);
+    }
 }

@@ -240,4 +240,41 @@ public sealed class LanActorSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit
         await ExpectMsgAsync<TeardownDone>();
         Assert.Empty(_ovs.CallsTo(FakeOvsSwitch.Apply));
     }
+
+    [Fact]
+    public async Task LanActor_should_make_a_vxlan_port_while_the_lan_has_peers_and_remove_it_when_they_go()
+    {
+        var tunnels = new FakeTunnelPlane();
+        var lan = Sys.ActorOf(LanActor.Props(_lan, _ovs, tunnels: tunnels, tunnel: new TunnelSettings("198.18.100.1", 4789, 1450)), "lan-vx");
+        lan.Tell(new OvsReady(1));
+        lan.Tell(Members(TestActor, "cxa1n0"));
+        await ExpectMsgAsync<CommandSucceeded>();
+        Assert.Null(tunnels.DeviceOf("cxav7"));
+
+        lan.Tell(new SetTunnel(1000, ["198.18.100.2", "198.18.100.3"]));
+        await AwaitConditionAsync(() => Task.FromResult(_ovs.PortsOf(Bridge)?.Contains("cxav7") == true));
+        var device = tunnels.DeviceOf("cxav7")!;
+        Assert.Equal((1000, 4789, "198.18.100.1", 1450), (device.Vni, device.Port, device.Local, device.Mtu));
+        Assert.Equal(["198.18.100.2", "198.18.100.3"], device.Peers.Order(StringComparer.Ordinal));
+
+        lan.Tell(new SetTunnel(1000, ["198.18.100.3"]));
+        await AwaitConditionAsync(() => Task.FromResult(tunnels.DeviceOf("cxav7")?.Peers.Count == 1));
+
+        lan.Tell(new SetTunnel(1000, []));
+        await AwaitConditionAsync(() => Task.FromResult(tunnels.DeviceOf("cxav7") is null && _ovs.PortsOf(Bridge)?.Contains("cxav7") == false));
+        Assert.Equal(["cxa1n0"], _ovs.PortsOf(Bridge));
+    }
+
+    [Fact]
+    public async Task LanActor_on_a_host_without_an_underlay_makes_no_tunnel()
+    {
+        var tunnels = new FakeTunnelPlane();
+        var lan = Sys.ActorOf(LanActor.Props(_lan, _ovs, tunnels: tunnels, tunnel: TunnelSettings.None), "lan-novx");
+        lan.Tell(new OvsReady(1));
+        lan.Tell(new SetTunnel(1000, ["198.18.100.2"]));
+        lan.Tell(Members(TestActor, "cxa1n0"));
+        await ExpectMsgAsync<CommandSucceeded>();
+        Assert.Null(tunnels.DeviceOf("cxav7"));
+        Assert.Equal(["cxa1n0"], _ovs.PortsOf(Bridge));
+    }
 }

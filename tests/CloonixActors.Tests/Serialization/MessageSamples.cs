@@ -83,6 +83,24 @@ internal static class MessageSamples
         new InjectRelayFault("vm1", 0),
         new NicImpaired("vm1", 0, "in", 40, 5, 1.5, 100),
         new ContainerNicKinds("c1", "vs"),
+        // between hosts and the lan-coordinator
+        new Routed(new AddContainer("n1", 2, Host: "host2"), "host1", "5f2b0c1d9a8e4f7b"),
+        new RoutedAck("5f2b0c1d9a8e4f7b"),
+        new SegmentReport("lan1", 1000),
+        new HostHello("host1", "198.18.100.1", 1450, ["n1", "n2"], [new SegmentReport("lan1", 1000), new SegmentReport("lan2", 0)]),
+        new LanTunnel("lan1", 1000, ["198.18.100.2", "198.18.100.3"]),
+        new GetCoordinatorView(),
+        new HostView("host1", "akka.tcp://cloonix@198.18.100.1:45300", "live", "198.18.100.1", 2, 1),
+        new CoordinatorView("host1", "akka.tcp://cloonix@198.18.100.1:45300", [new HostView("host2", "akka.tcp://cloonix@198.18.100.2:45300", "unreachable", "198.18.100.2", 0, 0)], 1),
+
+        // persisted by the lan-coordinator
+        new LanRegistered("lan1", 1000),
+        new LanSegmentAdded("lan1", "host1"),
+        new LanSegmentRemoved("lan1", "host1"),
+        new LanUnregistered("lan1"),
+        new NodePlaced("n1", "host2"),
+        new NodeUnplaced("n1"),
+        new RegistrySnapshot(1001, [new LanRegistered("lan1", 1000), new LanSegmentAdded("lan1", "host1"), new NodePlaced("n1", "host2")]),
     }.ToDictionary(m => m.GetType());
 
     /// <summary>Every concrete type of the Protocol assembly that carries the serialization marker.</summary>
@@ -95,7 +113,7 @@ internal static class MessageSamples
 
     /// <summary>The types a journal or snapshot store holds: renaming or moving one breaks every stored lab.</summary>
     public static IReadOnlyList<Type> PersistedTypes { get; } =
-        [.. ConcreteMessageTypes.Where(t => typeof(ITopologyEvent).IsAssignableFrom(t) || t == typeof(TopologySnapshot) || t == typeof(LabSnapshot))];
+        [.. ConcreteMessageTypes.Where(t => typeof(ITopologyEvent).IsAssignableFrom(t) || typeof(IRegistryEvent).IsAssignableFrom(t) || t == typeof(TopologySnapshot) || t == typeof(LabSnapshot) || t == typeof(RegistrySnapshot))];
 
     public static ICloonixMessage For(Type type) =>
         Samples.TryGetValue(type, out var sample)
