@@ -94,7 +94,7 @@ public static class HostingExtensions
                     OvsActorProps(paths, datapath, config.GetString("cloonix.dpdk", "auto")),
                     datapath,
                     new LinuxVmPlane(options.StateDir, paths.SwitchNamespace, accel),
-                    new VmEnvironment(options.StateDir, config.GetString("cloonix.images-dir", "/var/lib/cloonix/images"), File.Exists("/dev/vhost-net")) { HostName = options.HostName, Relays = SpyRelays(paths.SwitchNamespace) },
+                    new VmEnvironment(options.StateDir, config.GetString("cloonix.images-dir", "/var/lib/cloonix/images"), File.Exists("/dev/vhost-net")) { HostName = options.HostName, Relays = SpyRelays(paths.SwitchNamespace, tunnel.Enabled ? tunnel.InnerMtu : 0) },
                     HostFactsReader.Read(),
                     new LinuxVxlan(paths.SwitchNamespace),
                     tunnel);
@@ -142,9 +142,10 @@ public static class HostingExtensions
     /// makes in the switch namespace (OVS 3.1 gives a net_virtio_user port no checksum or TSO offload and
     /// drops what needs them; a tap keeps both).
     /// </summary>
-    private static RelayFactory SpyRelays(string switchNamespace) => (name, node, lanTap) =>
+    /// <param name="mtu">The lans' MTU on a host with tunnels (the VXLAN inner MTU), else 0: the kernel's.</param>
+    private static RelayFactory SpyRelays(string switchNamespace, int mtu) => (name, node, lanTap) =>
     {
-        var tap = TapDevice.Create(lanTap, NetnsPath(switchNamespace));
+        var tap = TapDevice.Create(lanTap, NetnsPath(switchNamespace), mtu);
         TapDevice? nodeTap = null;
         try
         {
@@ -154,7 +155,7 @@ public static class HostingExtensions
             }
 
             // A container's s nic: the tap inside survives the relay (persistent), keeping its addresses.
-            nodeTap = TapDevice.Create(node.Interface!, NetnsPath(node.Netns!), persistent: true);
+            nodeTap = TapDevice.Create(node.Interface!, NetnsPath(node.Netns!), mtu, persistent: true);
             return new RelayEngine(nodeTap, tap);
         }
         catch

@@ -252,6 +252,50 @@ public sealed class MultiHostTests(ThreeHosts cluster, ITestOutputHelper output)
     }
 
     [Fact]
+    public void An_s_nic_on_one_host_is_captured_counted_and_impaired_through_another()
+    {
+        H(1).Ok("add", "lan", "spy1");
+        H(1).Ok("add", "cnt", "pa", "--host", H(1).Host);
+        H(1).Ok("add", "cnt", "pb", "--nics", "s", "--host", H(2).Host);
+        H(1).Ok("connect", "pa", "0", "spy1");
+        H(1).Ok("connect", "pb", "0", "spy1");
+        MultiHost.Address(H(1), "pa", "198.18.11.1/24");
+        MultiHost.Address(H(1), "pb", "198.18.11.2/24");
+        H(1).WaitForPing("pa", "198.18.11.2");
+        Assert.Equal("1450", H(1).Exec("pb", "cat", "/sys/class/net/eth0/mtu").Stdout.Trim());
+        Assert.True(H(1).Iperf("pa", "pb", "198.18.11.2", seconds: 2) > 20e6);
+
+        // The relay runs on host 2; the client talks to host 3, which passes the pcap stream back.
+        var dir = Directory.CreateTempSubdirectory("cloonix-mh-spy-").FullName;
+        try
+        {
+            var pcap = Path.Combine(dir, "pb.pcap");
+            using var spy = H(3).StartCli(Path.Combine(dir, "spy.out"), "spy", "pb", "0", "--pcap", pcap);
+            spy.WaitForStderr("capturing");
+            Assert.True(H(1).Ping("pa", "198.18.11.2", count: 3));
+            Assert.Equal(0, spy.Stop());
+            var icmp = Lab.Run("tshark", ["-r", pcap, "-Y", "icmp"]);
+            Assert.True(icmp.ExitCode == 0 && icmp.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length >= 6, icmp.ToString());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+
+        // Counters from any host; impairment through any host.
+        var events = H(1).Cli("events", "--count", "1", "--json");
+        Assert.True(events.ExitCode == 0 && events.Stdout.Contains($"\"host\":\"{H(2).Host}\"", StringComparison.Ordinal), events.ToString());
+        H(3).Ok("impair", "pb", "0", "--delay", "30", "--dir", "in");
+        var r = H(1).Exec("pa", "ping", "-c", "3", "-i", "0.2", "198.18.11.2");
+        var avg = double.Parse(r.Stdout.Split('\n').Single(l => l.Contains("min/avg/max", StringComparison.Ordinal)).Split('=')[1].Trim().Split('/')[1], CultureInfo.InvariantCulture);
+        Assert.True(avg > 29, $"RTT {avg} ms with 30 ms of delay on the far host");
+
+        H(2).Ok("del", "pa");
+        H(2).Ok("del", "pb");
+        H(2).Ok("del", "spy1");
+    }
+
+    [Fact]
     public void A_topology_file_is_spread_over_the_hosts_and_purge_empties_them_all()
     {
         var file = Path.Combine(H(1).StateDir, "spread.yaml");

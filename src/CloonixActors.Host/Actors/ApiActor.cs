@@ -53,17 +53,26 @@ public sealed class ApiActor : ReceiveActor
                 return;
             }
 
-            switch (request.Command)
+            var command = request.Command;
+            if (command is StartCapture { Receiver: { } receiver } capture && !receiver.IsNobody())
+            {
+                // The relay may run on another host, which may not reach the client: the pcap chunks come
+                // back through this host, which the client reached (and whose connection it answers on).
+                var proxy = Context.ActorOf(StreamProxy.Props(receiver), $"capture-{Guid.NewGuid():N}");
+                command = capture with { Receiver = proxy };
+            }
+
+            switch (command)
             {
                 case var _ when coordinator is null:
                 case BuildImage:
-                    hostAgent.Forward(request.Command);
+                    hostAgent.Forward(command);
                     break;
                 case GetStatus status:
                     Status(status, hostAgent, coordinator);
                     break;
                 default:
-                    Context.ActorOf(RoutedRequest.Props(coordinator, new Routed(request.Command, hostName, Guid.NewGuid().ToString("N")), Sender));
+                    Context.ActorOf(RoutedRequest.Props(coordinator, new Routed(command, hostName, Guid.NewGuid().ToString("N")), Sender));
                     break;
             }
         });
@@ -126,5 +135,26 @@ public sealed class EventsSession : ReceiveActor, IWithTimers
     {
         DistributedPubSub.Get(Context.System).Mediator.Tell(new Subscribe(SpyActor.TrafficTopic, Self));
         Timers.StartPeriodicTimer("silence", new CheckSilence(), TimeSpan.FromSeconds(2));
+    }
+}
+
+/// <summary>
+/// Passes a capture's stream on to the client's receiver, from whichever host the relay runs on; stops
+/// after the capture's summary or when the client goes away.
+/// </summary>
+public sealed class StreamProxy : ReceiveActor
+{
+    public static Props Props(IActorRef receiver) => Akka.Actor.Props.Create(() => new StreamProxy(receiver));
+
+    public StreamProxy(IActorRef receiver)
+    {
+        Context.Watch(receiver);
+        Receive<Terminated>(_ => Context.Stop(Self));
+        Receive<CaptureStopped>(s =>
+        {
+            receiver.Tell(s, Sender);
+            Context.Stop(Self);
+        });
+        ReceiveAny(m => receiver.Tell(m, Sender));
     }
 }
