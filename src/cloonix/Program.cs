@@ -194,10 +194,17 @@ public static class Program
     }
 
     /// <summary>--nics N (veth nics) or a letter list such as v,s.</summary>
-    private static AddContainer ContainerCommand(string name, string nics) =>
-        int.TryParse(nics, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var count)
-            ? new AddContainer(name, count)
-            : new AddContainer(name, nics.Split(',').Length, nics);
+    private static AddContainer ContainerCommand(string name, string nics)
+    {
+        if (int.TryParse(nics, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var count))
+        {
+            return new AddContainer(name, count);
+        }
+
+        return nics.Split(',').All(l => l.Trim() is "v" or "s")
+            ? new AddContainer(name, nics.Split(',').Length, nics)
+            : throw new ClientException($"--nics '{nics}' is neither a number of nics nor a list of v (veth) and s (spyable), e.g. v,s", 2);
+    }
 
     private static TimeSpan TimeoutOf(ParseResult r) => TimeSpan.FromSeconds(Math.Max(1, r.GetValue(Timeout)));
 
