@@ -79,7 +79,8 @@ public static class Output
         {
             sb.AppendLine();
             sb.AppendLine($"coordinator  {s.Coordinator}");
-            sb.Append(Table(["HOST", "ADDRESS", "STATE", "TUNNELS FROM", "NODES", "LAN SEGMENTS"], (s.Hosts ?? []).Select(h => new[] { h.Name, h.Address, h.State, string.IsNullOrEmpty(h.TunnelAddress) ? "-" : h.TunnelAddress, h.Nodes.ToString(System.Globalization.CultureInfo.InvariantCulture), h.Segments.ToString(System.Globalization.CultureInfo.InvariantCulture) })));
+            string Roles(HostView h) => s.Members.FirstOrDefault(m => m.Address == h.Address) is { } m ? string.Join(',', m.Roles) : "-";
+            sb.Append(Table(["HOST", "ADDRESS", "STATE", "ROLES", "TUNNELS FROM", "NODES", "LAN SEGMENTS"], (s.Hosts ?? []).Select(h => new[] { h.Name, h.Address, h.State, Roles(h), string.IsNullOrEmpty(h.TunnelAddress) ? "-" : h.TunnelAddress, h.Nodes.ToString(System.Globalization.CultureInfo.InvariantCulture), h.Segments.ToString(System.Globalization.CultureInfo.InvariantCulture) })));
         }
 
         return sb.ToString();

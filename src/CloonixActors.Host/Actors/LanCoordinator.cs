@@ -77,7 +77,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
     private sealed record Dispatched(IActorRef Client, IReadOnlyList<(string Host, IClientReply Reply)> Replies, Func<IReadOnlyList<(string Host, IClientReply Reply)>, Outcome> Conclude);
 
     /// <summary>What to persist and answer once the hosts answered.</summary>
-    private sealed record Outcome(IReadOnlyList<IRegistryEvent> Events, IClientReply Reply);
+    private sealed record Outcome(IReadOnlyList<IRegistryEvent> Events, IClientReply Reply, Action? Then = null);
 
     public LanCoordinator(CoordinatorSettings settings)
     {
@@ -580,18 +580,38 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         var newLans = (c.Lans ?? []).Where(l => !_registry.Lans.ContainsKey(l)).ToList();
         Record(events, () => Dispatch(client, parts, replies =>
         {
-            var failed = replies.Where(r => r.Reply is CommandFailed).Select(r => r.Host).ToHashSet(StringComparer.Ordinal);
+            // A host that recorded its part but could not apply all of it yet (DataPlane) keeps reconciling: not a refusal.
+            var failed = replies.Where(r => r.Reply is CommandFailed { Code: not ErrorCode.DataPlane }).Select(r => r.Host).ToHashSet(StringComparer.Ordinal);
             if (failed.Count == 0)
             {
                 return new Outcome([], new CommandSucceeded($"deployed {c.Lans?.Length ?? 0} lan(s), {c.Containers?.Length ?? 0} node(s), {endpoints.Length} endpoint(s) on {hosts.Count} host(s)"));
             }
 
-            var undo = placed.Where(p => failed.Contains(p.Value)).Select(p => (IRegistryEvent)new NodeUnplaced(p.Key))
-                .Concat(newSegments.Where(s => failed.Contains(s.Host)).Select(s => (IRegistryEvent)new LanSegmentRemoved(s.Lan, s.Host)))
-                .Concat(newLans.Where(l => newSegments.Where(s => s.Lan == l).All(s => failed.Contains(s.Host))).Select(l => (IRegistryEvent)new LanUnregistered(l)))
+            // All or nothing across hosts: the registry forgets every part, and the hosts that applied theirs remove it.
+            var undo = placed.Keys.Select(n => (IRegistryEvent)new NodeUnplaced(n))
+                .Concat(newSegments.Select(s => (IRegistryEvent)new LanSegmentRemoved(s.Lan, s.Host)))
+                .Concat(newLans.Select(l => (IRegistryEvent)new LanUnregistered(l)))
                 .ToList();
-            var first = replies.First(r => r.Reply is CommandFailed);
-            return new Outcome(undo, new CommandFailed(((CommandFailed)first.Reply).Code, $"host {first.Host}: {((CommandFailed)first.Reply).Message}"));
+            var agents = replies.Where(r => !failed.Contains(r.Host) && _hosts.ContainsKey(r.Host)).Select(r => (r.Host, _hosts[r.Host].Agent)).ToList();
+            void RollBack()
+            {
+                foreach (var (host, agent) in agents)
+                {
+                    foreach (var node in placed.Where(p => p.Value == host).Select(p => p.Key))
+                    {
+                        agent.Tell(new DeleteObject(node, Force: true), ActorRefs.NoSender);
+                    }
+
+                    foreach (var lan in newSegments.Where(s => s.Host == host).Select(s => s.Lan))
+                    {
+                        agent.Tell(new DeleteObject(lan, Force: true), ActorRefs.NoSender);
+                    }
+                }
+            }
+
+            var first = replies.First(r => failed.Contains(r.Host));
+            var refusal = (CommandFailed)first.Reply;
+            return new Outcome(undo, refusal with { Message = $"host {first.Host}: {refusal.Message} (nothing of the topology was kept)" }, RollBack);
         }));
     }
 
@@ -705,6 +725,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         Record(outcome.Events, () =>
         {
             d.Client.Tell(outcome.Reply);
+            outcome.Then?.Invoke();
             PushTunnels(null);
         });
     }
