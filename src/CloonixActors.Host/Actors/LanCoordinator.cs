@@ -114,7 +114,9 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         Command<ClusterEvent.ReachableMember>(m => SetReachable(m.Member.Address, true));
         Command<ClusterEvent.MemberRemoved>(m =>
         {
-            foreach (var link in _hosts.Values.Where(l => l.Address == m.Member.Address).ToList())
+            // A host back under the same address (a new incarnation) may have said hello before the old
+            // incarnation's removal arrives: a link that spoke within a hello period is the new one, kept.
+            foreach (var link in _hosts.Values.Where(l => l.Address == m.Member.Address && DateTime.UtcNow - l.LastHello > HostAgent.HelloPeriod).ToList())
             {
                 _hosts.Remove(link.Name);
             }
@@ -314,12 +316,17 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         }
 
         var client = Sender;
-        var via = routed.ViaHost;
         switch (routed.Command)
         {
             case AddLan c:
-                Decided(_registry.AddLan(c.Name, c.Host ?? (_live.Contains(via) ? via : null), _live), client, events =>
+                Decided(_registry.AddLan(c.Name, c.Host, _live), client, events =>
                 {
+                    if (events.Length < 2)
+                    {
+                        client.Tell(new CommandSucceeded($"lan {c.Name} added (VXLAN id {((LanRegistered)events[0]).Vni}); its bridges appear on the hosts of its members"));
+                        return;
+                    }
+
                     var host = ((LanSegmentAdded)events[1]).Host;
                     Dispatch(client, [(host, new AddLan(c.Name))], replies => replies[0].Reply is CommandFailed { Code: not ErrorCode.DataPlane } f
                         ? new Outcome([new LanSegmentRemoved(c.Name, host), new LanUnregistered(c.Name)], f)
@@ -345,7 +352,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
                 ToNodeHost(c.Node, c, client);
                 break;
             case DeployTopology c:
-                Deploy(c, via, client);
+                Deploy(c, client);
                 break;
             case PurgeAll:
                 Purge(client);
@@ -511,7 +518,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
     /// topology holding the cluster's names, then nodes are placed, the registry records it all, and each
     /// host deploys its part (its own all-or-nothing). A host that refuses its part is rolled out of the registry.
     /// </summary>
-    private void Deploy(DeployTopology c, string via, IActorRef client)
+    private void Deploy(DeployTopology c, IActorRef client)
     {
         var scratch = Topology.Empty.ApplyAll(
             _registry.Lans.Keys.Select((l, i) => (ITopologyEvent)new LanAdded(l, i + 1))
@@ -558,8 +565,12 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
 
         var endpoints = c.Endpoints ?? [];
         var segments = endpoints.Select(e => (Lan: e.Lan, Host: state.HostOf(e.Node)!)).ToList();
-        var firstHome = c.Host ?? (_live.Contains(via) ? via : _live[0]);
-        segments.AddRange((c.Lans ?? []).Where(l => !endpoints.Any(e => e.Lan == l) && state.Lans[l].Hosts.IsEmpty).Select(l => (l, firstHome)));
+        // A lan without members gets a bridge only where nodes were asked to go (as `add lan` does).
+        if ((c.Host ?? (_live.Count == 1 ? _live[0] : null)) is { } firstHome)
+        {
+            segments.AddRange((c.Lans ?? []).Where(l => !endpoints.Any(e => e.Lan == l) && state.Lans[l].Hosts.IsEmpty).Select(l => (l, firstHome)));
+        }
+
         var newSegments = segments.Distinct().Where(s => !state.Lans[s.Lan].Hosts.Contains(s.Host)).ToList();
         foreach (var (lan, host) in newSegments)
         {
@@ -672,6 +683,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
                     .OrderBy(n => n.Name, StringComparer.Ordinal);
                 var lans = listings.SelectMany(l => l.Lans)
                     .Select(l => registry.Lans.TryGetValue(l.Name, out var e) ? l with { Vni = e.Vni } : l)
+                    .Concat(registry.Lans.Values.Where(l => l.Hosts.IsEmpty).Select(l => new LanView(l.Name, string.Empty, string.Empty, [], l.Vni, 0)))
                     .OrderBy(l => l.Name, StringComparer.Ordinal).ThenBy(l => l.Host, StringComparer.Ordinal);
                 return (object)new TopologyListing([.. nodes], [.. lans]);
             },

@@ -82,7 +82,7 @@ public sealed class LanCoordinatorSpecs(ITestOutputHelper output) : Akka.TestKit
     public async Task Connecting_a_node_on_a_second_host_makes_a_segment_there_and_gives_both_segments_their_peer()
     {
         var (coordinator, h1, h2) = await Start();
-        coordinator.Tell(Request(new AddLan("l1")));
+        coordinator.Tell(Request(new AddLan("l1", "h1")));
         await ExpectMsgAsync<RoutedAck>();
         await Next<AddLan>(h1);
         h1.Reply(new CommandSucceeded("lan l1 added"));
