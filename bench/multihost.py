@@ -202,7 +202,7 @@ def main():
         print()
         print("| lan-coordinator after kill -9 of its host's daemon | s |")
         print("|---|---|")
-        print("| bound: heartbeat pause 2 s + split-brain-resolver stable-after 3 s (+ removal) | ~5-8 |")
+        print("| bound (baseline): unreachable ~1-2 s (heartbeat pause 2 s) + SBR stable-after 3 s + down-removal margin 3 s | ~8 |")
         print(f"| coordinator answering on a survivor | {failover:.1f} |")
         print(f"| killed host restarted: live again, nodes from its journal | {back:.1f} |")
     finally:

@@ -71,7 +71,11 @@ public sealed record Registry(
             : RegistryDecision.Accept(new NodePlaced(name, chosen));
     }
 
-    /// <summary>Registers a lan with the next VXLAN id and its first segment on <paramref name="host"/>.</summary>
+    /// <summary>
+    /// Registers a lan with the next VXLAN id. It gets a first segment on <paramref name="host"/>, or on the
+    /// only live host; in a cluster of several hosts and no host named, its segments appear where its
+    /// members are (no empty bridge on a host that has none).
+    /// </summary>
     public RegistryDecision AddLan(string name, string? host, IReadOnlyCollection<string> live)
     {
         if (Names.Problem(name, "lan") is { } problem)
@@ -84,13 +88,18 @@ public sealed record Registry(
             return RegistryDecision.Reject(ErrorCode.AlreadyExists, $"name '{name}' is already used by a {KindOf(name)}");
         }
 
-        if (ChooseHost(host, live, out var chosen) is { } refused)
+        if (NextVni > MaxVni)
         {
-            return refused;
+            return RegistryDecision.Reject(ErrorCode.Unavailable, "no VXLAN id left");
         }
 
-        return NextVni > MaxVni
-            ? RegistryDecision.Reject(ErrorCode.Unavailable, "no VXLAN id left")
+        if (host is null && live.Count > 1)
+        {
+            return RegistryDecision.Accept(new LanRegistered(name, NextVni));
+        }
+
+        return ChooseHost(host, live, out var chosen) is { } refused
+            ? refused
             : RegistryDecision.Accept(new LanRegistered(name, NextVni), new LanSegmentAdded(name, chosen));
     }
 

@@ -18,7 +18,7 @@ public sealed record AddLan(string Name, string? Host = null) : ITopologyCommand
 /// per nic: v (a veth pair) or s (spyable: a tap in the container joined to the lan by the relay).
 /// </summary>
 /// <remarks><paramref name="Host"/> places it on that host; null lets the lan-coordinator pick the least loaded one.</remarks>
-public sealed record AddContainer(string Name, int Nics, string? NicTypes = null, string? Host = null) : ITopologyCommand;
+public sealed record AddContainer(string Name, int Nics, string? Host = null, string? NicTypes = null) : ITopologyCommand;
 
 /// <summary>
 /// A QEMU VM. <paramref name="Nics"/> lists one letter per nic, comma separated ("d,v,v"): d a vhost-user

@@ -56,7 +56,7 @@ public static class Output
         var nodeRows = l.Nodes.SelectMany(n => n.Nics.Select(nic => new[] { n.Name, n.Kind, n.Host, $"eth{nic.Index}", nic.Kind, nic.Lan ?? "-", nic.HostInterface, nic.Impairment ?? "-" }));
         sb.Append(Table(["NODE", "KIND", "HOST", "NIC", "TYPE", "LAN", "PORT", "IMPAIRMENT"], nodeRows));
         sb.AppendLine();
-        var lanRows = l.Lans.Select(x => new[] { x.Name, x.Host, x.Bridge, x.Vni == 0 ? "-" : x.Vni.ToString(System.Globalization.CultureInfo.InvariantCulture), x.Mtu.ToString(System.Globalization.CultureInfo.InvariantCulture), x.Members.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), string.Join(' ', x.Members) });
+        var lanRows = l.Lans.Select(x => new[] { x.Name, x.Host.Length == 0 ? "-" : x.Host, x.Bridge.Length == 0 ? "-" : x.Bridge, x.Vni == 0 ? "-" : x.Vni.ToString(System.Globalization.CultureInfo.InvariantCulture), x.Mtu == 0 ? "-" : x.Mtu.ToString(System.Globalization.CultureInfo.InvariantCulture), x.Members.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), string.Join(' ', x.Members) });
         sb.Append(Table(["LAN", "HOST", "BRIDGE", "VNI", "MTU", "NICS", "MEMBERS"], lanRows));
         return sb.ToString();
     }
@@ -79,7 +79,8 @@ public static class Output
         {
             sb.AppendLine();
             sb.AppendLine($"coordinator  {s.Coordinator}");
-            sb.Append(Table(["HOST", "ADDRESS", "STATE", "TUNNELS FROM", "NODES", "LAN SEGMENTS"], (s.Hosts ?? []).Select(h => new[] { h.Name, h.Address, h.State, string.IsNullOrEmpty(h.TunnelAddress) ? "-" : h.TunnelAddress, h.Nodes.ToString(System.Globalization.CultureInfo.InvariantCulture), h.Segments.ToString(System.Globalization.CultureInfo.InvariantCulture) })));
+            string Roles(HostView h) => s.Members.FirstOrDefault(m => m.Address == h.Address) is { } m ? string.Join(',', m.Roles) : "-";
+            sb.Append(Table(["HOST", "ADDRESS", "STATE", "ROLES", "TUNNELS FROM", "NODES", "LAN SEGMENTS"], (s.Hosts ?? []).Select(h => new[] { h.Name, h.Address, h.State, Roles(h), string.IsNullOrEmpty(h.TunnelAddress) ? "-" : h.TunnelAddress, h.Nodes.ToString(System.Globalization.CultureInfo.InvariantCulture), h.Segments.ToString(System.Globalization.CultureInfo.InvariantCulture) })));
         }
 
         return sb.ToString();

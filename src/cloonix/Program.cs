@@ -76,7 +76,7 @@ public static class Program
         root.Options.Add(Timeout);
 
         var add = new Command("add", "add a lan or a node");
-        Option<string?> HostOption(string what) => new("--host") { Description = $"the host to put the {what} on (default: {(what == "lan" ? "the host contacted" : "the least loaded host")})" };
+        Option<string?> HostOption(string what) => new("--host") { Description = $"the host to put the {what} on (default: {(what == "lan" ? "the hosts of its members" : "the least loaded host")})" };
         var lanHost = HostOption("lan");
         var cntHost = HostOption("container");
         var vmHost = HostOption("vm");
@@ -202,7 +202,7 @@ public static class Program
         }
 
         return nics.Split(',').All(l => l.Trim() is "v" or "s")
-            ? new AddContainer(name, nics.Split(',').Length, nics)
+            ? new AddContainer(name, nics.Split(',').Length, NicTypes: nics)
             : throw new ClientException($"--nics '{nics}' is neither a number of nics nor a list of v (veth) and s (spyable), e.g. v,s", 2);
     }
 

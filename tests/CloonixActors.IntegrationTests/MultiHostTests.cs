@@ -151,6 +151,7 @@ public sealed class MultiHostTests(ThreeHosts cluster, ITestOutputHelper output)
 
         var table = H(2).Ok("status");
         Assert.Contains("coordinator  ", table, StringComparison.Ordinal);
+        Assert.Contains("ROLES", table, StringComparison.Ordinal);
         Assert.Contains("198.18.100.3", table, StringComparison.Ordinal);
     }
 
@@ -476,7 +477,13 @@ public sealed class HostLossTests(ThreeHosts cluster, ITestOutputHelper output) 
         output.WriteLine($"healed: the cut host rejoined and its lan passes traffic after {clock.Elapsed.TotalSeconds:0.0} s");
         Assert.Equal(cut.Host, HostOfNode(m2, "pc"));
 
+        // Nothing left behind on any host once the lab is purged: no container namespace, no VXLAN device.
         m1.Ok("purge");
+        foreach (var lab in labs)
+        {
+            Assert.Empty(lab.Namespaces());
+            Assert.Equal(string.Empty, Lab.Run("ip", ["-n", lab.SwitchNamespace, "-o", "link", "show", "type", "vxlan"]).Stdout.Trim());
+        }
     }
 
     private static List<string> Members(Lab lab)

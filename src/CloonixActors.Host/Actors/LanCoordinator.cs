@@ -77,7 +77,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
     private sealed record Dispatched(IActorRef Client, IReadOnlyList<(string Host, IClientReply Reply)> Replies, Func<IReadOnlyList<(string Host, IClientReply Reply)>, Outcome> Conclude);
 
     /// <summary>What to persist and answer once the hosts answered.</summary>
-    private sealed record Outcome(IReadOnlyList<IRegistryEvent> Events, IClientReply Reply);
+    private sealed record Outcome(IReadOnlyList<IRegistryEvent> Events, IClientReply Reply, Action? Then = null);
 
     public LanCoordinator(CoordinatorSettings settings)
     {
@@ -114,7 +114,9 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         Command<ClusterEvent.ReachableMember>(m => SetReachable(m.Member.Address, true));
         Command<ClusterEvent.MemberRemoved>(m =>
         {
-            foreach (var link in _hosts.Values.Where(l => l.Address == m.Member.Address).ToList())
+            // A host back under the same address (a new incarnation) may have said hello before the old
+            // incarnation's removal arrives: a link that spoke within a hello period is the new one, kept.
+            foreach (var link in _hosts.Values.Where(l => l.Address == m.Member.Address && DateTime.UtcNow - l.LastHello > HostAgent.HelloPeriod).ToList())
             {
                 _hosts.Remove(link.Name);
             }
@@ -314,12 +316,17 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         }
 
         var client = Sender;
-        var via = routed.ViaHost;
         switch (routed.Command)
         {
             case AddLan c:
-                Decided(_registry.AddLan(c.Name, c.Host ?? (_live.Contains(via) ? via : null), _live), client, events =>
+                Decided(_registry.AddLan(c.Name, c.Host, _live), client, events =>
                 {
+                    if (events.Length < 2)
+                    {
+                        client.Tell(new CommandSucceeded($"lan {c.Name} added (VXLAN id {((LanRegistered)events[0]).Vni}); its bridges appear on the hosts of its members"));
+                        return;
+                    }
+
                     var host = ((LanSegmentAdded)events[1]).Host;
                     Dispatch(client, [(host, new AddLan(c.Name))], replies => replies[0].Reply is CommandFailed { Code: not ErrorCode.DataPlane } f
                         ? new Outcome([new LanSegmentRemoved(c.Name, host), new LanUnregistered(c.Name)], f)
@@ -349,7 +356,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
                 ToNodeHost(c.Node, c, client);
                 break;
             case DeployTopology c:
-                Deploy(c, via, client);
+                Deploy(c, client);
                 break;
             case PurgeAll:
                 Purge(client);
@@ -515,7 +522,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
     /// topology holding the cluster's names, then nodes are placed, the registry records it all, and each
     /// host deploys its part (its own all-or-nothing). A host that refuses its part is rolled out of the registry.
     /// </summary>
-    private void Deploy(DeployTopology c, string via, IActorRef client)
+    private void Deploy(DeployTopology c, IActorRef client)
     {
         var scratch = Topology.Empty.ApplyAll(
             _registry.Lans.Keys.Select((l, i) => (ITopologyEvent)new LanAdded(l, i + 1))
@@ -562,8 +569,12 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
 
         var endpoints = c.Endpoints ?? [];
         var segments = endpoints.Select(e => (Lan: e.Lan, Host: state.HostOf(e.Node)!)).ToList();
-        var firstHome = c.Host ?? (_live.Contains(via) ? via : _live[0]);
-        segments.AddRange((c.Lans ?? []).Where(l => !endpoints.Any(e => e.Lan == l) && state.Lans[l].Hosts.IsEmpty).Select(l => (l, firstHome)));
+        // A lan without members gets a bridge only where nodes were asked to go (as `add lan` does).
+        if ((c.Host ?? (_live.Count == 1 ? _live[0] : null)) is { } firstHome)
+        {
+            segments.AddRange((c.Lans ?? []).Where(l => !endpoints.Any(e => e.Lan == l) && state.Lans[l].Hosts.IsEmpty).Select(l => (l, firstHome)));
+        }
+
         var newSegments = segments.Distinct().Where(s => !state.Lans[s.Lan].Hosts.Contains(s.Host)).ToList();
         foreach (var (lan, host) in newSegments)
         {
@@ -584,18 +595,38 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         var newLans = (c.Lans ?? []).Where(l => !_registry.Lans.ContainsKey(l)).ToList();
         Record(events, () => Dispatch(client, parts, replies =>
         {
-            var failed = replies.Where(r => r.Reply is CommandFailed).Select(r => r.Host).ToHashSet(StringComparer.Ordinal);
+            // A host that recorded its part but could not apply all of it yet (DataPlane) keeps reconciling: not a refusal.
+            var failed = replies.Where(r => r.Reply is CommandFailed { Code: not ErrorCode.DataPlane }).Select(r => r.Host).ToHashSet(StringComparer.Ordinal);
             if (failed.Count == 0)
             {
                 return new Outcome([], new CommandSucceeded($"deployed {c.Lans?.Length ?? 0} lan(s), {c.Containers?.Length ?? 0} node(s), {endpoints.Length} endpoint(s) on {hosts.Count} host(s)"));
             }
 
-            var undo = placed.Where(p => failed.Contains(p.Value)).Select(p => (IRegistryEvent)new NodeUnplaced(p.Key))
-                .Concat(newSegments.Where(s => failed.Contains(s.Host)).Select(s => (IRegistryEvent)new LanSegmentRemoved(s.Lan, s.Host)))
-                .Concat(newLans.Where(l => newSegments.Where(s => s.Lan == l).All(s => failed.Contains(s.Host))).Select(l => (IRegistryEvent)new LanUnregistered(l)))
+            // All or nothing across hosts: the registry forgets every part, and the hosts that applied theirs remove it.
+            var undo = placed.Keys.Select(n => (IRegistryEvent)new NodeUnplaced(n))
+                .Concat(newSegments.Select(s => (IRegistryEvent)new LanSegmentRemoved(s.Lan, s.Host)))
+                .Concat(newLans.Select(l => (IRegistryEvent)new LanUnregistered(l)))
                 .ToList();
-            var first = replies.First(r => r.Reply is CommandFailed);
-            return new Outcome(undo, new CommandFailed(((CommandFailed)first.Reply).Code, $"host {first.Host}: {((CommandFailed)first.Reply).Message}"));
+            var agents = replies.Where(r => !failed.Contains(r.Host) && _hosts.ContainsKey(r.Host)).Select(r => (r.Host, _hosts[r.Host].Agent)).ToList();
+            void RollBack()
+            {
+                foreach (var (host, agent) in agents)
+                {
+                    foreach (var node in placed.Where(p => p.Value == host).Select(p => p.Key))
+                    {
+                        agent.Tell(new DeleteObject(node, Force: true), ActorRefs.NoSender);
+                    }
+
+                    foreach (var lan in newSegments.Where(s => s.Host == host).Select(s => s.Lan))
+                    {
+                        agent.Tell(new DeleteObject(lan, Force: true), ActorRefs.NoSender);
+                    }
+                }
+            }
+
+            var first = replies.First(r => failed.Contains(r.Host));
+            var refusal = (CommandFailed)first.Reply;
+            return new Outcome(undo, refusal with { Message = $"host {first.Host}: {refusal.Message} (nothing of the topology was kept)" }, RollBack);
         }));
     }
 
@@ -656,6 +687,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
                     .OrderBy(n => n.Name, StringComparer.Ordinal);
                 var lans = listings.SelectMany(l => l.Lans)
                     .Select(l => registry.Lans.TryGetValue(l.Name, out var e) ? l with { Vni = e.Vni } : l)
+                    .Concat(registry.Lans.Values.Where(l => l.Hosts.IsEmpty).Select(l => new LanView(l.Name, string.Empty, string.Empty, [], l.Vni, 0)))
                     .OrderBy(l => l.Name, StringComparer.Ordinal).ThenBy(l => l.Host, StringComparer.Ordinal);
                 return (object)new TopologyListing([.. nodes], [.. lans]);
             },
@@ -709,6 +741,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         Record(outcome.Events, () =>
         {
             d.Client.Tell(outcome.Reply);
+            outcome.Then?.Invoke();
             PushTunnels(null);
         });
     }

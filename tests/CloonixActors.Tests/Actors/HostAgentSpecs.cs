@@ -401,4 +401,34 @@ public sealed class HostAgentSpecs(ITestOutputHelper output) : Akka.TestKit.Xuni
 
         protected override void PreStart() => Context.Parent.Tell(new OvsReady(1));
     }
+
+    [Fact]
+    public async Task HostAgent_should_report_its_journal_to_the_coordinator_and_give_each_segment_its_tunnel()
+    {
+        var coordinator = CreateTestProbe("coordinator");
+        var tunnels = new FakeTunnelPlane();
+        var agent = Sys.ActorOf(
+            HostAgent.Props(
+                new HostSettings(Host, "/nonexistent", "inmem", 100, TimeSpan.FromSeconds(10)),
+                new HostPlane(_ovs, _containers, Props.Create(() => new FakeOvsActor()), "netdev", Tunnels: tunnels, Tunnel: new TunnelSettings("198.18.100.1", 4789, 1450)),
+                coordinator),
+            $"agent-{++_agents}");
+        var first = await coordinator.ExpectMsgAsync<HostHello>();
+        Assert.Equal((Host, "198.18.100.1", 1450), (first.Host, first.TunnelAddress, first.InnerMtu));
+        Assert.Empty(first.Nodes);
+
+        await BuildLab(agent);
+        var hello = (HostHello)await coordinator.FishForMessageAsync(m => m is HostHello { Nodes.Length: 2 }, TimeSpan.FromSeconds(10));
+        Assert.Equal(["n1", "n2"], hello.Nodes);
+        Assert.Equal(["lan1", "lan2"], hello.Segments.Select(x => x.Lan));
+
+        var bridge = Lan(await List(agent), "lan1").Bridge;
+        var device = "cxav" + bridge["cxab".Length..];
+        agent.Tell(new LanTunnel("lan1", 1000, ["198.18.100.2"]));
+        await AwaitConditionAsync(() => Task.FromResult(tunnels.DeviceOf(device) is not null));
+        var listing = await List(agent);
+        Assert.Equal((1000, 1450), (Lan(listing, "lan1").Vni, Lan(listing, "lan1").Mtu));
+        var next = (HostHello)await coordinator.FishForMessageAsync(m => m is HostHello, TimeSpan.FromSeconds(10));
+        Assert.Equal(1000, next.Segments.Single(x => x.Lan == "lan1").Vni);
+    }
 }

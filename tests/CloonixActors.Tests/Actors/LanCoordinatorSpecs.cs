@@ -82,7 +82,7 @@ public sealed class LanCoordinatorSpecs(ITestOutputHelper output) : Akka.TestKit
     public async Task Connecting_a_node_on_a_second_host_makes_a_segment_there_and_gives_both_segments_their_peer()
     {
         var (coordinator, h1, h2) = await Start();
-        coordinator.Tell(Request(new AddLan("l1")));
+        coordinator.Tell(Request(new AddLan("l1", "h1")));
         await ExpectMsgAsync<RoutedAck>();
         await Next<AddLan>(h1);
         h1.Reply(new CommandSucceeded("lan l1 added"));
@@ -142,5 +142,34 @@ public sealed class LanCoordinatorSpecs(ITestOutputHelper output) : Akka.TestKit
         h2.Reply(new ExecResult(0, string.Empty, string.Empty, false));
         await ExpectMsgAsync<ExecResult>();
         await Assert.ThrowsAnyAsync<Exception>(async () => await h1.FishForMessageAsync(m => m is ExecInNode, Quiet));
+    }
+
+    [Fact]
+    public async Task A_topology_refused_by_one_host_is_removed_from_the_others_and_from_the_registry()
+    {
+        var (coordinator, h1, h2) = await Start();
+        coordinator.Tell(Request(new AddContainer("old", 1, "h1")));
+        await ExpectMsgAsync<RoutedAck>();
+        await Next<AddContainer>(h1);
+        h1.Reply(new CommandSucceeded("added"));
+        await ExpectMsgAsync<CommandSucceeded>();
+
+        // d1 goes to h2 (least loaded); old's nic 5 does not exist, which only h1 can tell.
+        coordinator.Tell(Request(new DeployTopology(["dl"], [new ContainerSpec("d1", 1)], [new EndpointSpec("d1", 0, "dl"), new EndpointSpec("old", 5, "dl")])));
+        await ExpectMsgAsync<RoutedAck>();
+        var part2 = await Next<DeployTopology>(h2);
+        Assert.Equal(["d1"], part2.Containers.Select(n => n.Name));
+        var part1 = await Next<DeployTopology>(h1);
+        Assert.Equal(["dl"], part1.Lans);
+        h2.Reply(new CommandSucceeded("deployed"));
+        h1.Reply(new CommandFailed(ErrorCode.InvalidArgument, "endpoints[0]: node 'old' has nics 0 to 0; there is no nic 5"));
+        var refused = await ExpectMsgAsync<CommandFailed>();
+        Assert.Contains("nothing of the topology was kept", refused.Message, StringComparison.Ordinal);
+
+        Assert.Equal(new DeleteObject("d1", true), await Next<DeleteObject>(h2));
+        Assert.Equal(new DeleteObject("dl", true), await Next<DeleteObject>(h2));
+        coordinator.Tell(Request(new AddContainer("d1", 1, "h1")));
+        await ExpectMsgAsync<RoutedAck>();
+        await Next<AddContainer>(h1);
     }
 }

@@ -63,7 +63,7 @@ public sealed class ImpairmentSpecs
     [Fact]
     public void A_container_may_have_s_nics_which_survive_the_snapshot_and_can_be_impaired()
     {
-        var d = Topology.Empty.Decide(new AddContainer("c2", 2, "v,s"));
+        var d = Topology.Empty.Decide(new AddContainer("c2", 2, NicTypes: "v,s"));
         Assert.Equal(new ITopologyEvent[] { new ContainerAdded("c2", 1, 2), new ContainerNicKinds("c2", "vs") }, d.Events.ToArray());
         var state = Topology.Empty.ApplyAll(d.Events).Run(new ImpairNic("c2", 1, "in", 5, 0, 0, 0));
 
@@ -78,5 +78,5 @@ public sealed class ImpairmentSpecs
     [InlineData(3, "v,s")]
     [InlineData(1, "")]
     public void Container_nic_letters_other_than_v_and_s_are_refused(int nics, string types) =>
-        Assert.Contains("each v (veth) or s", Rejected(Topology.Empty.Decide(new AddContainer("c2", nics, types)), ErrorCode.InvalidArgument).Message, StringComparison.Ordinal);
+        Assert.Contains("each v (veth) or s", Rejected(Topology.Empty.Decide(new AddContainer("c2", nics, NicTypes: types)), ErrorCode.InvalidArgument).Message, StringComparison.Ordinal);
 }

@@ -162,4 +162,12 @@ public sealed class RegistrySpecs
         Assert.Equal(r.Lans["lan1"].Hosts, back.Lans["lan1"].Hosts);
         Assert.Equal(r.Lans["lan1"].Vni, back.Lans["lan1"].Vni);
     }
+
+    [Fact]
+    public void A_lan_added_without_a_host_in_a_cluster_of_several_gets_no_segment_until_it_has_members()
+    {
+        Assert.Equal<IRegistryEvent>([new LanRegistered("lan1", Registry.FirstVni)], Registry.Empty.AddLan("lan1", null, Live).Events);
+        Assert.Equal<IRegistryEvent>([new LanRegistered("lan1", Registry.FirstVni), new LanSegmentAdded("lan1", "h1")], Registry.Empty.AddLan("lan1", null, ["h1"]).Events);
+        Assert.Equal(ErrorCode.Unavailable, Registry.Empty.AddLan("lan1", null, []).Rejection?.Code);
+    }
 }

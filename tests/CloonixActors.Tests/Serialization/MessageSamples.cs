@@ -20,7 +20,7 @@ internal static class MessageSamples
         // commands
         new ClientRequest("s3cret", new ConnectNic("n1", 2, "lan1")),
         new AddLan("lan1"),
-        new AddContainer("n1", 3, "v,s,v"),
+        new AddContainer("n1", 3, NicTypes: "v,s,v"),
         new DeleteObject("n1", Force: true),
         new ConnectNic("n1", 2, "lan1"),
         new DisconnectNic("n1", 2),

@@ -29,6 +29,12 @@ internal static class Structural
             return $"{path}: type {type.FullName} vs {actual.GetType().FullName}";
         }
 
+        // An actor ref is its path: its properties lead back to itself (the root's parent is the root).
+        if (expected is Akka.Actor.IActorRef expectedRef)
+        {
+            return expectedRef.Path.ToString() == ((Akka.Actor.IActorRef)actual).Path.ToString() ? null : $"{path}: {Show(expected)} vs {Show(actual)}";
+        }
+
         if (type.IsPrimitive || type.IsEnum || expected is string or decimal or TimeSpan or DateTime or DateTimeOffset or Guid)
         {
             return expected.Equals(actual) ? null : $"{path}: {Show(expected)} vs {Show(actual)}";
