@@ -94,7 +94,7 @@ public static class HostingExtensions
                     OvsActorProps(paths, datapath, config.GetString("cloonix.dpdk", "auto")),
                     datapath,
                     new LinuxVmPlane(options.StateDir, paths.SwitchNamespace, accel),
-                    new VmEnvironment(options.StateDir, config.GetString("cloonix.images-dir", "/var/lib/cloonix/images"), File.Exists("/dev/vhost-net")) { HostName = options.HostName, Relays = SpyRelays(paths.SwitchNamespace, tunnel.Enabled ? tunnel.InnerMtu : 0) },
+                    new VmEnvironment(options.StateDir, config.GetString("cloonix.images-dir", "/var/lib/cloonix/images"), File.Exists("/dev/vhost-net")) { HostName = options.HostName, Relays = SpyRelays(paths.SwitchNamespace, tunnel.Enabled ? tunnel.InnerMtu : 0, config.GetInt("cloonix.relay.max-spins", 20)) },
                     HostFactsReader.Read(),
                     new LinuxVxlan(paths.SwitchNamespace),
                     tunnel);
@@ -143,7 +143,8 @@ public static class HostingExtensions
     /// drops what needs them; a tap keeps both).
     /// </summary>
     /// <param name="mtu">The lans' MTU on a host with tunnels (the VXLAN inner MTU), else 0: the kernel's.</param>
-    private static RelayFactory SpyRelays(string switchNamespace, int mtu) => (name, node, lanTap) =>
+    /// <param name="maxSpins">How long an idle relay thread may spin before it sleeps (RelayEngine.MaxSpins).</param>
+    private static RelayFactory SpyRelays(string switchNamespace, int mtu, int maxSpins) => (name, node, lanTap) =>
     {
         var tap = TapDevice.Create(lanTap, NetnsPath(switchNamespace), mtu);
         TapDevice? nodeTap = null;
@@ -151,12 +152,12 @@ public static class HostingExtensions
         {
             if (node.VhostSocket is { } socket)
             {
-                return new RelayEngine(new VhostUserBackendOptions { SocketPath = socket, Name = $"{name} node", OfferEventIdx = true, OfferIndirectDescriptors = true }, tap);
+                return new RelayEngine(new VhostUserBackendOptions { SocketPath = socket, Name = $"{name} node", OfferEventIdx = true, OfferIndirectDescriptors = true }, tap) { MaxSpins = maxSpins };
             }
 
             // A container's s nic: the tap inside survives the relay (persistent), keeping its addresses.
             nodeTap = TapDevice.Create(node.Interface!, NetnsPath(node.Netns!), mtu, persistent: true);
-            return new RelayEngine(nodeTap, tap);
+            return new RelayEngine(nodeTap, tap) { MaxSpins = maxSpins };
         }
         catch
         {

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Threading.Channels;
+using CloonixActors.Relay.Virtio;
 
 namespace CloonixActors.Relay.Capture;
 
@@ -10,7 +12,8 @@ namespace CloonixActors.Relay.Capture;
 /// </summary>
 public sealed class PcapSink : IAsyncDisposable
 {
-    private readonly Channel<(DateTimeOffset At, byte[] Frame)> _queue;
+    // Frames in rented buffers (the relay thread allocates nothing per frame); the writer returns them.
+    private readonly Channel<(DateTimeOffset At, byte[] Frame, int Length)> _queue;
     private readonly PcapWriter _writer;
     private readonly Task _drain;
     private long _dropped;
@@ -18,7 +21,7 @@ public sealed class PcapSink : IAsyncDisposable
     public PcapSink(Stream output, int capacity = 4096)
     {
         _writer = new PcapWriter(output);
-        _queue = Channel.CreateBounded<(DateTimeOffset, byte[])>(new BoundedChannelOptions(capacity)
+        _queue = Channel.CreateBounded<(DateTimeOffset, byte[], int)>(new BoundedChannelOptions(capacity)
         {
             SingleReader = true,
             SingleWriter = true,
@@ -35,8 +38,24 @@ public sealed class PcapSink : IAsyncDisposable
     /// <summary>Called on the relay thread: one copy, never a wait.</summary>
     public void Offer(DateTimeOffset at, ReadOnlySpan<byte> frame)
     {
-        if (!_queue.Writer.TryWrite((at, frame.ToArray())))
+        var buffer = ArrayPool<byte>.Shared.Rent(frame.Length);
+        frame.CopyTo(buffer);
+        Enqueue(at, buffer, frame.Length);
+    }
+
+    /// <summary>Called on the relay thread with the frame still in guest memory: copied once, straight from there.</summary>
+    public void Offer(DateTimeOffset at, FramePayload frame)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(frame.Length);
+        var n = frame.CopyTo(buffer);
+        Enqueue(at, buffer, n);
+    }
+
+    private void Enqueue(DateTimeOffset at, byte[] buffer, int length)
+    {
+        if (!_queue.Writer.TryWrite((at, buffer, length)))
         {
+            ArrayPool<byte>.Shared.Return(buffer);
             Interlocked.Increment(ref _dropped);
         }
     }
@@ -49,7 +68,8 @@ public sealed class PcapSink : IAsyncDisposable
             {
                 while (_queue.Reader.TryRead(out var item))
                 {
-                    _writer.Write(item.At, item.Frame);
+                    _writer.Write(item.At, item.Frame.AsSpan(0, item.Length));
+                    ArrayPool<byte>.Shared.Return(item.Frame);
                 }
 
                 _writer.Flush();
@@ -58,8 +78,9 @@ public sealed class PcapSink : IAsyncDisposable
         catch (IOException)
         {
             // The reader went away (Wireshark closed its FIFO, `cloonix spy ... | head`): stop capturing.
-            while (_queue.Reader.TryRead(out _))
+            while (_queue.Reader.TryRead(out var lost))
             {
+                ArrayPool<byte>.Shared.Return(lost.Frame);
                 Interlocked.Increment(ref _dropped);
             }
         }
