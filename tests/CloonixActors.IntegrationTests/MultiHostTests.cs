@@ -125,6 +125,28 @@ public static class MultiHost
             : [.. r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("00:00:00:00:00:00 dst ", StringComparison.Ordinal)).Select(l => l.Split(' ')[2]).Order(StringComparer.Ordinal)];
     }
 
+    /// <summary>
+    /// Through <paramref name="via"/>: lan {p}x joining {p}v on <paramref name="far"/> and {p}s on
+    /// <paramref name="near"/> (198.18.NET.1 and .2), lan {p}y joining {p}1 on near and {p}2 on
+    /// <paramref name="other"/> (198.18.NET+1.1 and .2); returns once both lans pass a ping.
+    /// </summary>
+    public static void TwoLans(Lab via, string p, Lab far, Lab near, Lab other, int net)
+    {
+        foreach (var (lan, a, aHost, b, bHost, subnet) in new[] { ($"{p}x", $"{p}v", far, $"{p}s", near, net), ($"{p}y", $"{p}1", near, $"{p}2", other, net + 1) })
+        {
+            via.Ok("add", "lan", lan);
+            via.Ok("add", "cnt", a, "--host", aHost.Host);
+            via.Ok("add", "cnt", b, "--host", bHost.Host);
+            via.Ok("connect", a, "0", lan);
+            via.Ok("connect", b, "0", lan);
+            Address(via, a, $"198.18.{subnet}.1/24");
+            Address(via, b, $"198.18.{subnet}.2/24");
+        }
+
+        via.WaitForPing($"{p}s", $"198.18.{net}.1");
+        via.WaitForPing($"{p}1", $"198.18.{net + 1}.2");
+    }
+
     public static void Address(Lab lab, string node, string cidr) =>
         Assert.Equal(0, lab.Exec(node, "ip", "addr", "add", cidr, "dev", "eth0").ExitCode);
 }
@@ -364,23 +386,8 @@ public sealed class HostLossTests(ThreeHosts cluster, ITestOutputHelper output) 
         var victim = labs.Single(l => l.Host == coordinator);
         var (s1, s2) = (labs.First(l => l != victim), labs.Last(l => l != victim));
 
-        // lan kx spans the victim and s1; lan ky spans the two survivors.
-        s1.Ok("add", "lan", "kx");
-        s1.Ok("add", "cnt", "kv", "--host", victim.Host);
-        s1.Ok("add", "cnt", "ks", "--host", s1.Host);
-        s1.Ok("connect", "kv", "0", "kx");
-        s1.Ok("connect", "ks", "0", "kx");
-        s1.Ok("add", "lan", "ky");
-        s1.Ok("add", "cnt", "k1", "--host", s1.Host);
-        s1.Ok("add", "cnt", "k2", "--host", s2.Host);
-        s1.Ok("connect", "k1", "0", "ky");
-        s1.Ok("connect", "k2", "0", "ky");
-        MultiHost.Address(s1, "kv", "198.18.20.1/24");
-        MultiHost.Address(s1, "ks", "198.18.20.2/24");
-        MultiHost.Address(s1, "k1", "198.18.21.1/24");
-        MultiHost.Address(s1, "k2", "198.18.21.2/24");
-        s1.WaitForPing("ks", "198.18.20.1");
-        s1.WaitForPing("k1", "198.18.21.2");
+        // lan kx spans the victim (kv) and s1 (ks); lan ky spans the two survivors (k1, k2).
+        MultiHost.TwoLans(s1, "k", victim, s1, s2, 20);
         var kxOnS1 = MultiHost.VxlanOf(s1, "kx");
         Assert.Contains(victim.Address, MultiHost.FloodPeers(s1, kxOnS1));
 
@@ -434,22 +441,8 @@ public sealed class HostLossTests(ThreeHosts cluster, ITestOutputHelper output) 
         var cut = labs[cutIndex];
         var (m1, m2) = (labs.First(l => l != cut), labs.Last(l => l != cut));
 
-        m1.Ok("add", "lan", "px");
-        m1.Ok("add", "cnt", "pc", "--host", cut.Host);
-        m1.Ok("add", "cnt", "pm", "--host", m1.Host);
-        m1.Ok("connect", "pc", "0", "px");
-        m1.Ok("connect", "pm", "0", "px");
-        m1.Ok("add", "lan", "py");
-        m1.Ok("add", "cnt", "p1", "--host", m1.Host);
-        m1.Ok("add", "cnt", "p2", "--host", m2.Host);
-        m1.Ok("connect", "p1", "0", "py");
-        m1.Ok("connect", "p2", "0", "py");
-        MultiHost.Address(m1, "pc", "198.18.30.1/24");
-        MultiHost.Address(m1, "pm", "198.18.30.2/24");
-        MultiHost.Address(m1, "p1", "198.18.31.1/24");
-        MultiHost.Address(m1, "p2", "198.18.31.2/24");
-        m1.WaitForPing("pm", "198.18.30.1");
-        m1.WaitForPing("p1", "198.18.31.2");
+        // lan px spans the cut host (pv) and m1 (ps); lan py spans the majority (p1, p2).
+        MultiHost.TwoLans(m1, "p", cut, m1, m2, 30);
 
         cluster.Hosts.Cut(cutIndex + 1);
         var clock = Stopwatch.StartNew();
@@ -464,7 +457,7 @@ public sealed class HostLossTests(ThreeHosts cluster, ITestOutputHelper output) 
 
             // The minority downed itself: its daemon starts a new ActorSystem that waits to rejoin, its data plane intact.
             Lab.WaitUntil(() => cut.DaemonLog.Contains("this host was downed by the cluster", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "the cut host to be downed");
-            Assert.Contains($"cxa-{cut.Host}.pc", cut.Namespaces());
+            Assert.Contains($"cxa-{cut.Host}.pv", cut.Namespaces());
         }
         finally
         {
@@ -473,9 +466,9 @@ public sealed class HostLossTests(ThreeHosts cluster, ITestOutputHelper output) 
 
         clock.Restart();
         MultiHost.WaitForLiveHosts(m1, 3, TimeSpan.FromSeconds(120));
-        m1.WaitForPing("pm", "198.18.30.1");
+        m1.WaitForPing("ps", "198.18.30.1");
         output.WriteLine($"healed: the cut host rejoined and its lan passes traffic after {clock.Elapsed.TotalSeconds:0.0} s");
-        Assert.Equal(cut.Host, HostOfNode(m2, "pc"));
+        Assert.Equal(cut.Host, HostOfNode(m2, "pv"));
 
         // Nothing left behind on any host once the lab is purged: no container namespace, no VXLAN device.
         m1.Ok("purge");
