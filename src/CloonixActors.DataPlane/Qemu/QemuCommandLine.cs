@@ -98,6 +98,16 @@ public static class QemuCommandLine
     /// <summary>The process name QEMU takes (the kernel keeps 15 characters of it).</summary>
     public static string ProcessName(string vm) => $"cx-{vm}";
 
+    /// <summary>
+    /// A locally administered unicast MAC, stable for a (host, node id, nic): node ids are per host, so 14
+    /// bits of a hash of the host's name keep VMs of different hosts apart on a lan that spans them.
+    /// </summary>
+    public static string Mac(string host, int nodeId, int nic)
+    {
+        var h = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(host));
+        return string.Create(CultureInfo.InvariantCulture, $"{(h[0] & 0xfc) | 0x02:x2}:{h[1]:x2}:{(nodeId >> 16) & 0xff:x2}:{(nodeId >> 8) & 0xff:x2}:{nodeId & 0xff:x2}:{nic & 0xff:x2}");
+    }
+
     /// <summary>A locally administered unicast MAC, stable for a (node id, nic) pair.</summary>
     public static string Mac(int nodeId, int nic) =>
         string.Create(CultureInfo.InvariantCulture, $"02:c1:{(nodeId >> 16) & 0xff:x2}:{(nodeId >> 8) & 0xff:x2}:{nodeId & 0xff:x2}:{nic & 0xff:x2}");

@@ -118,9 +118,9 @@ public sealed class VmActor : ReceiveActor, IWithTimers
             : new VmBoot(null, null, VmPaths.Overlay(state, _node.Name));
         var nics = Enumerable.Range(0, _node.Nics).Select(i => _node.KindOf(i) switch
         {
-            NicKind.Dpdk => new VmNic(i, VmNicType.Dpdk, QemuCommandLine.Mac(_node.Id, i), VhostSocket: VmPaths.VhostSocket(state, _node.Name, i)),
-            NicKind.Spyable => new VmNic(i, VmNicType.Spyable, QemuCommandLine.Mac(_node.Id, i), VhostSocket: VmPaths.SpyNodeSocket(state, _node.Name, i)),
-            _ => new VmNic(i, VmNicType.Vhost, QemuCommandLine.Mac(_node.Id, i), Tap: OsNames.VmTap(_node.Id, i)),
+            NicKind.Dpdk => new VmNic(i, VmNicType.Dpdk, QemuCommandLine.Mac(_env.HostName, _node.Id, i), VhostSocket: VmPaths.VhostSocket(state, _node.Name, i)),
+            NicKind.Spyable => new VmNic(i, VmNicType.Spyable, QemuCommandLine.Mac(_env.HostName, _node.Id, i), VhostSocket: VmPaths.SpyNodeSocket(state, _node.Name, i)),
+            _ => new VmNic(i, VmNicType.Vhost, QemuCommandLine.Mac(_env.HostName, _node.Id, i), Tap: OsNames.VmTap(_node.Id, i)),
         }).ToList();
         return new VmLaunch(_node.Name, vm.RamMb, vm.Cpus, boot, nics, _plane.Accel, VmPaths.Qmp(state, _node.Name), VmPaths.Agent(state, _node.Name), VmPaths.Console(state, _node.Name), _env.VhostNet);
     }

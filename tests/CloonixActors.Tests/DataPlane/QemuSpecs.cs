@@ -106,4 +106,20 @@ public sealed class QemuSpecs
         Assert.Equal(string.Empty, GuestAgent.ParseResponse("RES 9 0  ", 9)!.Stdout);
         Assert.True(GuestAgent.ParseResponse("RES 9 124  ", 9)!.TimedOut);
     }
+
+    [Fact]
+    public void Vms_with_the_same_node_id_on_different_hosts_get_different_macs_that_stay_unicast_and_local()
+    {
+        var a = QemuCommandLine.Mac("host1", 1, 0);
+        var b = QemuCommandLine.Mac("host2", 1, 0);
+
+        Assert.NotEqual(a, b);
+        Assert.Equal(a, QemuCommandLine.Mac("host1", 1, 0));
+        foreach (var mac in new[] { a, b })
+        {
+            var first = Convert.ToByte(mac[..2], 16);
+            Assert.Equal(0x02, first & 0x03);
+            Assert.EndsWith(":00:00:01:00", mac, StringComparison.Ordinal);
+        }
+    }
 }
