@@ -262,8 +262,9 @@ public sealed class Forwarder
     private readonly Func<TimeSpan> _clock;
     // Impairment: frames copied out of the source ring wait here until their release time.
     private ImpairmentQueue<StagedFrame>? _impairment;
-    // Frames of a replaced impairment, delivered before anything newer.
-    private readonly Queue<StagedFrame> _retiring = new();
+    // Frames due now: copied from a tap or a ring with no impairment, or left by a replaced impairment;
+    // delivered before anything newer.
+    private readonly Queue<StagedFrame> _ready = new();
     private readonly Stack<StagedFrame> _pool = new();
     private bool _stagedBlocked;
 
@@ -315,7 +316,7 @@ public sealed class Forwarder
         {
             while (old.Count > 0)
             {
-                _retiring.Enqueue(old.Dequeue());
+                _ready.Enqueue(old.Dequeue());
             }
         }
 
@@ -325,14 +326,14 @@ public sealed class Forwarder
     public ImpairmentSettings? Impairment => _impairment?.Settings;
 
     /// <summary>When the next held frame is due (zero: now); null when the impairment holds nothing.</summary>
-    public TimeSpan? NextRelease => _stagedBlocked ? null : _retiring.Count > 0 ? TimeSpan.Zero : _impairment?.NextRelease is { } at ? at - _clock() : null;
+    public TimeSpan? NextRelease => _stagedBlocked ? null : _ready.Count > 0 ? TimeSpan.Zero : _impairment?.NextRelease is { } at ? at - _clock() : null;
 
     public SplitVirtqueue Source => _source ?? throw new InvalidOperationException("the source is a tap");
 
     public SplitVirtqueue Destination => _destination ?? throw new InvalidOperationException("the destination is a tap");
 
     /// <summary>Ring to ring without an impairment: frames go straight across, no copy in between.</summary>
-    private bool Direct => _source is not null && _destination is not null && _impairment is null && _retiring.Count == 0;
+    private bool Direct => _source is not null && _destination is not null && _impairment is null && _ready.Count == 0;
 
     public ForwarderTotals Totals { get; } = new();
 
@@ -440,7 +441,7 @@ public sealed class Forwarder
         var now = _clock();
         _stagedBlocked = false;
         DeliverDue(maxFrames, now, headerBytes, ref result, ref badChainBudget);
-        for (var n = 0; n < maxFrames && (_impairment is not null || _retiring.Count < ReadyLimit); n++)
+        for (var n = 0; n < maxFrames && (_impairment is not null || _ready.Count < ReadyLimit); n++)
         {
             var frame = _pool.TryPop(out var pooled) ? pooled : new StagedFrame(_maxFrameLength);
             var outcome = _source is { } ring ? TakeFromRing(ring, frame, headerBytes, out var taken) : TakeFromTap(frame, out taken);
@@ -485,7 +486,7 @@ public sealed class Forwarder
             }
             else if (_impairment is null)
             {
-                _retiring.Enqueue(frame);
+                _ready.Enqueue(frame);
             }
         }
 
@@ -576,7 +577,7 @@ public sealed class Forwarder
     {
         for (var n = 0; n < maxFrames && !_stagedBlocked; n++)
         {
-            var fromReady = _retiring.TryPeek(out var frame);
+            var fromReady = _ready.TryPeek(out var frame);
             if (!fromReady && (_impairment is null || !_impairment.TryPeekDue(now, out frame)))
             {
                 return;
@@ -620,7 +621,7 @@ public sealed class Forwarder
                 }
             }
 
-            _pool.Push(fromReady ? _retiring.Dequeue() : _impairment!.Dequeue());
+            _pool.Push(fromReady ? _ready.Dequeue() : _impairment!.Dequeue());
         }
     }
 
