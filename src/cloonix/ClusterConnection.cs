@@ -69,9 +69,15 @@ public sealed class ClusterConnection : IAsyncDisposable
 
     public async Task<IClientReply> AskAsync(IClientCommand command, TimeSpan timeout)
     {
+        return await AskRawAsync(new ClientRequest(_secret, command), timeout).ConfigureAwait(false);
+    }
+
+    /// <summary>Sends a request exactly as given (its own secret, possibly a wrong one): the request fuzz test's door.</summary>
+    public async Task<IClientReply> AskRawAsync(ClientRequest request, TimeSpan timeout)
+    {
         try
         {
-            return await _client.Ask<IClientReply>(new ClusterClient.Send("/user/api", new ClientRequest(_secret, command), localAffinity: true), timeout).ConfigureAwait(false);
+            return await _client.Ask<IClientReply>(new ClusterClient.Send("/user/api", request, localAffinity: true), timeout).ConfigureAwait(false);
         }
         catch (AskTimeoutException)
         {
