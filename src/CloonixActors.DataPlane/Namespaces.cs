@@ -122,7 +122,7 @@ public sealed class LinuxNamespaces(string switchNamespace, int? mtu = null) : I
     }
 
     public Task<ProcessResult> ExecAsync(string ns, IReadOnlyList<string> argv, TimeSpan timeout) =>
-        ProcessRunner.RunAsync("ip", new[] { "netns", "exec", ns }.Concat(argv), timeout);
+        ProcessRunner.ExecAsync("ip", new[] { "netns", "exec", ns }.Concat(argv), timeout);
 
     public IReadOnlyList<string> ListNamespaces(string prefix) =>
         Directory.Exists(NetnsDir)

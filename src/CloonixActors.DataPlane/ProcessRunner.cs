@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Text;
+using System.Runtime.InteropServices;
 
 namespace CloonixActors.DataPlane;
 
@@ -23,17 +23,53 @@ public sealed class DataPlaneException(string message) : Exception(message);
 
 /// <summary>
 /// Starts programs with an argument list (never a shell) and collects their output without blocking a
-/// thread. Output beyond <see cref="MaxCapture"/> bytes per stream is dropped so a chatty program cannot
-/// exhaust the daemon's memory.
+/// thread. Output beyond <see cref="OutputCap.MaxBytes"/> bytes per stream is read and dropped (so the
+/// program is not blocked) and said so on stderr, so a chatty program cannot exhaust the daemon's memory
+/// nor make a reply too large for the frame. The call returns by its timeout whatever the program does:
+/// at the timeout the program (and, for <see cref="ExecAsync"/>, its whole process group) is killed, and
+/// the pipes are read only until <see cref="ExitGrace"/> after the program exited, since a child it left
+/// in the background (<c>sh -c 'sleep 60 &amp;'</c>) keeps them open.
 /// </summary>
-public static class ProcessRunner
+public static partial class ProcessRunner
 {
-    public const int MaxCapture = 1 << 20;
+    /// <summary>Exit code of a program killed at its timeout (as timeout(1) and the guest agent report it).</summary>
+    public const int TimedOutExitCode = 124;
 
-    public static async Task<ProcessResult> RunAsync(
+    /// <summary>How long the pipes are still read after the program exited (its background children may hold them).</summary>
+    public static readonly TimeSpan ExitGrace = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long to wait for a killed program to be gone (a process in uninterruptible sleep may take longer).</summary>
+    private static readonly TimeSpan KillWait = TimeSpan.FromSeconds(5);
+
+    private const int SigKill = 9;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+
+    [LibraryImport("libc", EntryPoint = "getpgid", SetLastError = true)]
+    private static partial int GetProcessGroup(int pid);
+
+    /// <summary>
+    /// Runs a program a user asked for (exec in a node) in its own session and process group
+    /// (<c>setsid</c>, no shell), so its timeout kills everything it started, not only its first process.
+    /// </summary>
+    public static Task<ProcessResult> ExecAsync(string program, IEnumerable<string> args, TimeSpan timeout) =>
+        RunAsync("setsid", new[] { "--wait", "--", program }.Concat(args), timeout, ownGroup: true);
+
+    public static Task<ProcessResult> RunAsync(
         string program,
         IEnumerable<string> args,
         TimeSpan? timeout = null,
+        IReadOnlyDictionary<string, string>? environment = null,
+        CancellationToken cancellationToken = default,
+        string? stdin = null) =>
+        RunAsync(program, args, timeout ?? TimeSpan.FromSeconds(30), ownGroup: false, environment, cancellationToken, stdin);
+
+    private static async Task<ProcessResult> RunAsync(
+        string program,
+        IEnumerable<string> args,
+        TimeSpan timeout,
+        bool ownGroup,
         IReadOnlyDictionary<string, string>? environment = null,
         CancellationToken cancellationToken = default,
         string? stdin = null)
@@ -68,37 +104,60 @@ public static class ProcessRunner
             throw new DataPlaneException($"cannot start {program}: {ex.Message}");
         }
 
-        if (stdin is not null)
-        {
-            await process.StandardInput.WriteAsync(stdin).ConfigureAwait(false);
-        }
-
-        process.StandardInput.Close();
-        var stdout = ReadCappedAsync(process.StandardOutput);
-        var stderr = ReadCappedAsync(process.StandardError);
+        using var stopReading = new CancellationTokenSource();
+        var stdout = CaptureAsync(process.StandardOutput.BaseStream, stopReading.Token);
+        var stderr = CaptureAsync(process.StandardError.BaseStream, stopReading.Token);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        cts.CancelAfter(timeout ?? TimeSpan.FromSeconds(30));
+        cts.CancelAfter(timeout);
         var timedOut = false;
         try
         {
+            if (stdin is not null)
+            {
+                try
+                {
+                    await process.StandardInput.WriteAsync(stdin.AsMemory(), cts.Token).ConfigureAwait(false);
+                    await process.StandardInput.FlushAsync(cts.Token).ConfigureAwait(false);
+                }
+                catch (IOException)
+                {
+                    // The program closed its stdin without reading it all: its exit code tells the rest.
+                }
+            }
+
+            try
+            {
+                process.StandardInput.Close();
+            }
+            catch (IOException)
+            {
+                // Same: nothing left to tell it.
+            }
+
             await process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
             timedOut = true;
+            KillAll(process, ownGroup);
+            using var wait = new CancellationTokenSource(KillWait);
             try
             {
-                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync(wait.Token).ConfigureAwait(false);
             }
-            catch (InvalidOperationException)
+            catch (OperationCanceledException)
             {
-                // It exited between the timeout and the kill.
+                // Still there (uninterruptible sleep): the caller gets its answer anyway.
             }
-
-            await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
         }
 
-        return new ProcessResult(process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false), timedOut);
+        // Children left in the background may hold the pipes open for as long as they live.
+        stopReading.CancelAfter(timedOut ? TimeSpan.Zero : ExitGrace);
+        var (outBytes, outTotal) = await stdout.ConfigureAwait(false);
+        var (errBytes, errTotal) = await stderr.ConfigureAwait(false);
+        var (outText, errText) = OutputCap.Finish(outBytes, outTotal, errBytes, errTotal);
+        var exitCode = timedOut || !process.HasExited ? TimedOutExitCode : process.ExitCode;
+        return new ProcessResult(exitCode, outText, errText, timedOut);
     }
 
     /// <summary>Runs and throws <see cref="DataPlaneException"/> with the program's own first error line on failure.</summary>
@@ -114,19 +173,56 @@ public static class ProcessRunner
         return result.Stdout;
     }
 
-    private static async Task<string> ReadCappedAsync(StreamReader reader)
+    /// <summary>
+    /// Kills the program's process group when it has its own (never the daemon's: the group is checked
+    /// first, since <c>setsid</c> may not have run yet), and its process tree in any case.
+    /// </summary>
+    private static void KillAll(Process process, bool ownGroup)
     {
-        var sb = new StringBuilder();
-        var buffer = new char[8192];
-        int n;
-        while ((n = await reader.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+        if (ownGroup)
         {
-            if (sb.Length < MaxCapture)
+            var group = GetProcessGroup(process.Id);
+            if (group > 1 && group == process.Id && group != GetProcessGroup(Environment.ProcessId))
             {
-                sb.Append(buffer, 0, Math.Min(n, MaxCapture - sb.Length));
+                _ = Kill(-group, SigKill);
             }
         }
 
-        return sb.ToString();
+        try
+        {
+            process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // It exited between the timeout and the kill.
+        }
+    }
+
+    /// <summary>Reads a pipe to its end or until <paramref name="stop"/>: keeps the first bytes, counts all of them.</summary>
+    private static async Task<(byte[] Kept, long Total)> CaptureAsync(Stream stream, CancellationToken stop)
+    {
+        using var kept = new MemoryStream();
+        var buffer = new byte[16384];
+        long total = 0;
+        try
+        {
+            int n;
+            while ((n = await stream.ReadAsync(buffer, stop).ConfigureAwait(false)) > 0)
+            {
+                var room = OutputCap.MaxBytes - (int)kept.Length;
+                if (room > 0)
+                {
+                    kept.Write(buffer, 0, Math.Min(n, room));
+                }
+
+                total += n;
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            // Stopped reading (timeout, or a background child still holds the pipe): keep what came.
+        }
+
+        return (kept.ToArray(), total);
     }
 }

@@ -6,21 +6,24 @@ namespace CloonixActors.Host;
 
 /// <summary>
 /// Akka logger that writes each log line to the daemon's log file (STATE_DIR/cloonixd.log) and to stderr.
-/// stdout stays free for what a program is asked to print.
+/// stdout stays free for what a program is asked to print. The file is rotated by size
+/// (<c>cloonix.log-max-bytes</c>, <c>cloonix.log-keep</c> older files).
 /// </summary>
 public sealed class FileAndStderrLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMessageQueueSemantics>
 {
-    private StreamWriter? _file;
+    private RotatingLogFile? _file;
 
     public FileAndStderrLogger()
     {
         Receive<InitializeLogger>(_ =>
         {
-            var path = Context.System.Settings.Config.GetString("cloonix.log-file", string.Empty);
+            var config = Context.System.Settings.Config;
+            var path = config.GetString("cloonix.log-file", string.Empty);
             if (!string.IsNullOrEmpty(path))
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-                _file = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+                var maxBytes = config.GetByteSize("cloonix.log-max-bytes", DefaultMaxBytes) ?? DefaultMaxBytes;
+                var keep = config.GetInt("cloonix.log-keep", DefaultKeep);
+                _file = new RotatingLogFile(path, Math.Max(maxBytes, MinMaxBytes), Math.Max(keep, 0));
             }
 
             Sender.Tell(new LoggerInitialized());
@@ -32,6 +35,12 @@ public sealed class FileAndStderrLogger : ReceiveActor, IRequiresMessageQueue<IL
             Console.Error.WriteLine(line);
         });
     }
+
+    private const long DefaultMaxBytes = 10 << 20;
+    private const int DefaultKeep = 5;
+
+    /// <summary>Below this a rotation per line or so would be all the logger does.</summary>
+    private const long MinMaxBytes = 64 << 10;
 
     private static string Level(LogLevel level) => level switch
     {

@@ -54,6 +54,8 @@ public sealed class BadInputTests(BadInputTests.TwoContainerLab fixture) : IClas
         { ["add", "vm", "vm9", "--nics", "v", "--cpus", "999"], "host's cores" },
         { ["add", "vm", "vm9", "--nics", "v", "--image", "/no/such/disk.qcow2"], "does not exist" },
         { ["add", "vm", "vm9", "--nics", "v", "--image", "relative.qcow2"], "absolute path" },
+        { ["add", "vm", "vm9", "--nics", "v", "--image", "/dev/null"], "image /dev/null is a character device, not a regular file" },
+        { ["add", "vm", "vm9", "--nics", "v", "--image", "/tmp"], "image /tmp is a directory, not a regular file" },
         { ["add", "vm", "VM9", "--nics", "v"], "invalid" },
         { ["add", "vm", "c1", "--nics", "v"], "already used" },
         { ["image", "build", "huge"], "unknown image" },
@@ -124,6 +126,26 @@ public sealed class BadInputTests(BadInputTests.TwoContainerLab fixture) : IClas
         var unreachable = Lab.Run(Lab.CliPath, ["--contact", "127.0.0.1:1", "--state-dir", _lab.StateDir, "ls"]);
         Assert.Equal(3, unreachable.ExitCode);
         Assert.Contains("cannot reach cloonixd", unreachable.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_fifo_as_a_vm_image_is_refused_with_one_clear_line_and_changes_nothing()
+    {
+        var before = Snapshot();
+        var fifo = Path.Combine(_lab.StateDir, "disk.fifo");
+        Assert.Equal(0, Lab.Run("mkfifo", [fifo]).ExitCode);
+        try
+        {
+            var r = _lab.Cli("add", "vm", "vm9", "--nics", "v", "--image", fifo);
+
+            Assert.Equal(1, r.ExitCode);
+            Assert.Equal($"cloonix: image {fifo} is a FIFO, not a regular file\n", r.Stderr);
+            Assert.Equal(before, Snapshot());
+        }
+        finally
+        {
+            File.Delete(fifo);
+        }
     }
 
     [Fact]

@@ -9,10 +9,18 @@ namespace CloonixActors.DataPlane.Qemu;
 /// each way: <c>REQ id timeout b64(arg)...</c> and <c>RES id exit b64(stdout) b64(stderr)</c>; the agent
 /// also says <c>HELLO version</c> when it starts. Arguments travel base64-encoded and the agent sets them
 /// as positional parameters, so nothing is ever parsed as shell code. One connection per request keeps a
-/// restarted QEMU or agent from leaving a stale connection behind.
+/// restarted QEMU or agent from leaving a stale connection behind. What the guest sends is bounded: a line
+/// longer than <see cref="MaxLineBytes"/> ends the request with an error, and the output it carries is cut
+/// to <see cref="OutputCap.MaxBytes"/> per stream like a container's.
 /// </summary>
 public static class GuestAgent
 {
+    /// <summary>
+    /// The longest line accepted from the guest: a RES with both streams at the agent's cap
+    /// (<see cref="OutputCap.MaxBytes"/>, 4/3 larger in base64) and its header fits with room to spare.
+    /// </summary>
+    public const int MaxLineBytes = 3 << 20;
+
     private static int _nextId;
 
     public static string Request(int id, IReadOnlyList<string> argv, TimeSpan timeout) =>
@@ -28,7 +36,10 @@ public static class GuestAgent
             return null;
         }
 
-        return new ProcessResult(exit, Decode(f.ElementAtOrDefault(3)), Decode(f.ElementAtOrDefault(4)), exit == 124);
+        // The agent keeps the first CAP bytes of each stream without saying whether there were more: a
+        // stream of exactly the cap is marked as cut (an output of exactly 1 MiB is marked wrongly).
+        var (stdout, stderr) = OutputCap.Finish(Decode(f.ElementAtOrDefault(3)), null, Decode(f.ElementAtOrDefault(4)), null);
+        return new ProcessResult(exit, stdout, stderr, exit == ProcessRunner.TimedOutExitCode);
     }
 
     public static async Task<ProcessResult> ExecAsync(string socketPath, IReadOnlyList<string> argv, TimeSpan timeout, CancellationToken cancellationToken = default)
@@ -44,7 +55,7 @@ public static class GuestAgent
             await using var stream = new NetworkStream(socket, ownsSocket: false);
             var request = Encoding.ASCII.GetBytes(Request(id, argv, timeout));
             await stream.WriteAsync(request, cts.Token).ConfigureAwait(false);
-            using var reader = new StreamReader(stream, Encoding.ASCII);
+            var reader = new BoundedLineReader(stream, MaxLineBytes);
             while (await reader.ReadLineAsync(cts.Token).ConfigureAwait(false) is { } line)
             {
                 if (ParseResponse(line, id) is { } result)
@@ -65,20 +76,20 @@ public static class GuestAgent
         }
     }
 
-    private static string Decode(string? field)
+    private static byte[] Decode(string? field)
     {
         if (string.IsNullOrEmpty(field))
         {
-            return string.Empty;
+            return [];
         }
 
         try
         {
-            return Encoding.UTF8.GetString(Convert.FromBase64String(field));
+            return Convert.FromBase64String(field);
         }
         catch (FormatException)
         {
-            return string.Empty;
+            return [];
         }
     }
 }

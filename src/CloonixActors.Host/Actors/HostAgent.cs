@@ -89,7 +89,7 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
 
         Command<ITopologyCommand>(Handle);
         Command<ISpyCommand>(ToSpy);
-        Command<ListTopology>(_ => Sender.Tell(Listing()));
+        Command<ListTopology>(_ => Sender.Tell(ReplyFrame.Fit(Context.System, Listing())));
         Command<GetStatus>(_ => ReplyStatus());
         Command<ExecInNode>(Exec);
         Command<BuildImage>(Build);
@@ -425,9 +425,7 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
                 : $"image 'tiny' is not built in {env.ImagesDir}: run `cloonix image build tiny`";
         }
 
-        return image is not null && Path.IsPathFullyQualified(image) && !File.Exists(image)
-            ? $"image {Names.Printable(image)} does not exist"
-            : null;
+        return image is not null && Path.IsPathFullyQualified(image) ? ImageFile.Problem(image) : null;
     }
 
     private List<PortSpec> PortsOf(string lan) =>

@@ -668,11 +668,12 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         var timeout = TimeSpan.FromSeconds(10);
         var registry = _registry;
         var live = _live;
+        var system = Context.System;
         Task.WhenAll(hosts.Select(async h =>
         {
             try
             {
-                return await h.Agent.Ask<TopologyListing>(new ListTopology(), timeout).ConfigureAwait(false);
+                return await h.Agent.Ask<IClientReply>(new ListTopology(), timeout).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is AskTimeoutException or TaskCanceledException)
             {
@@ -681,7 +682,13 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         })).ContinueWith(
             t =>
             {
-                var listings = t.IsCompletedSuccessfully ? t.Result : [];
+                var replies = t.IsCompletedSuccessfully ? t.Result : [];
+                if (replies.OfType<CommandFailed>().FirstOrDefault() is { } failed)
+                {
+                    return failed; // a host's part too large for a frame: the whole would be too
+                }
+
+                var listings = replies.OfType<TopologyListing>().ToList();
                 var nodes = listings.SelectMany(l => l.Nodes)
                     .Concat(registry.Nodes.Where(n => !live.Contains(n.Value)).Select(n => new NodeView(n.Key, "unreachable", n.Value, string.Empty, [])))
                     .OrderBy(n => n.Name, StringComparer.Ordinal);
@@ -689,7 +696,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
                     .Select(l => registry.Lans.TryGetValue(l.Name, out var e) ? l with { Vni = e.Vni } : l)
                     .Concat(registry.Lans.Values.Where(l => l.Hosts.IsEmpty).Select(l => new LanView(l.Name, string.Empty, string.Empty, [], l.Vni, 0)))
                     .OrderBy(l => l.Name, StringComparer.Ordinal).ThenBy(l => l.Host, StringComparer.Ordinal);
-                return (object)new TopologyListing([.. nodes], [.. lans]);
+                return ReplyFrame.Fit(system, new TopologyListing([.. nodes], [.. lans]));
             },
             TaskScheduler.Default).PipeTo(client);
     }

@@ -34,7 +34,7 @@ public sealed class RoutedRequest : ReceiveActor, IWithTimers
         Receive<SendAgain>(_ => _coordinator.Tell(_request));
         Receive<IClientReply>(reply =>
         {
-            client.Tell(reply);
+            client.Tell(ReplyFrame.Fit(Context.System, reply));
             Context.Stop(Self);
         });
         Receive<GiveUp>(_ => Context.Stop(Self));

@@ -1,0 +1,38 @@
+using CloonixActors.DataPlane;
+using CloonixActors.DataPlane.Qemu;
+
+namespace CloonixActors.Tests.Bounds;
+
+public sealed class ImageFileSpecs : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("cloonix-image-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void A_regular_file_and_a_symlink_to_one_are_accepted()
+    {
+        var disk = Path.Combine(_dir, "disk.qcow2");
+        File.WriteAllText(disk, "not really qcow2, but a regular file");
+        var link = Path.Combine(_dir, "link.qcow2");
+        File.CreateSymbolicLink(link, disk);
+
+        Assert.Null(ImageFile.Problem(disk));
+        Assert.Null(ImageFile.Problem(link));
+    }
+
+    [Fact]
+    public async Task Devices_fifos_directories_and_symlinks_to_them_are_refused_saying_what_they_are()
+    {
+        var fifo = Path.Combine(_dir, "fifo");
+        Assert.True((await ProcessRunner.RunAsync("mkfifo", [fifo])).Ok);
+        var toNull = Path.Combine(_dir, "null.qcow2");
+        File.CreateSymbolicLink(toNull, "/dev/null");
+
+        Assert.Equal("image /dev/null is a character device, not a regular file", ImageFile.Problem("/dev/null"));
+        Assert.Equal($"image {toNull} is a character device, not a regular file", ImageFile.Problem(toNull));
+        Assert.Equal($"image {fifo} is a FIFO, not a regular file", ImageFile.Problem(fifo));
+        Assert.Equal($"image {_dir} is a directory, not a regular file", ImageFile.Problem(_dir));
+        Assert.Equal($"image {_dir}/none does not exist", ImageFile.Problem($"{_dir}/none"));
+    }
+}
