@@ -38,7 +38,7 @@ public sealed record GetCoordinatorView : ICloonixMessage;
 public sealed record HostView(string Name, string Address, string State, string TunnelAddress, int Nodes, int Segments) : ICloonixMessage;
 
 /// <summary>Where the coordinator runs and the hosts it knows.</summary>
-public sealed record CoordinatorView(string Host, string Address, HostView[] Hosts, int Lans) : ICloonixMessage;
+public sealed record CoordinatorView(string Host, string Address, HostView[] Hosts, int Lans, string Journal = "") : ICloonixMessage;
 
 /// <summary>
 /// Facts the lan-coordinator persists: cluster-wide names (which host holds each node), lans with their

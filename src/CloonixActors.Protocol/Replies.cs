@@ -48,4 +48,6 @@ public sealed record StatusReport(
     int Endpoints,
     string Acceleration,
     string Coordinator = "",
-    HostView[]? Hosts = null) : IClientReply;
+    HostView[]? Hosts = null,
+    string Journal = "",
+    string CoordinatorJournal = "") : IClientReply;

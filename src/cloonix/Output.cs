@@ -68,6 +68,11 @@ public static class Output
         sb.AppendLine($"uptime       {s.Uptime:d\\.hh\\:mm\\:ss}");
         sb.AppendLine($"state dir    {s.StateDir}");
         sb.AppendLine($"persistence  {s.Persistence}");
+        if (!string.IsNullOrEmpty(s.Journal))
+        {
+            sb.AppendLine($"journal      {s.Journal}");
+        }
+
         sb.AppendLine($"datapath     {s.Datapath}");
         sb.AppendLine($"vms          {s.Acceleration}");
         sb.AppendLine($"topology     {s.Nodes} node(s), {s.Lans} lan(s), {s.Endpoints} endpoint(s)");
@@ -79,6 +84,11 @@ public static class Output
         {
             sb.AppendLine();
             sb.AppendLine($"coordinator  {s.Coordinator}");
+            if (!string.IsNullOrEmpty(s.CoordinatorJournal))
+            {
+                sb.AppendLine($"its journal  {s.CoordinatorJournal}");
+            }
+
             string Roles(HostView h) => s.Members.FirstOrDefault(m => m.Address == h.Address) is { } m ? string.Join(',', m.Roles) : "-";
             sb.Append(Table(["HOST", "ADDRESS", "STATE", "ROLES", "TUNNELS FROM", "NODES", "LAN SEGMENTS"], (s.Hosts ?? []).Select(h => new[] { h.Name, h.Address, h.State, Roles(h), string.IsNullOrEmpty(h.TunnelAddress) ? "-" : h.TunnelAddress, h.Nodes.ToString(System.Globalization.CultureInfo.InvariantCulture), h.Segments.ToString(System.Globalization.CultureInfo.InvariantCulture) })));
         }

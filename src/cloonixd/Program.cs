@@ -99,6 +99,12 @@ public static class Program
             return 3;
         }
 
+        await using var journal = await CloonixActors.Host.Persistence.JournalProbe.OpenAsync(options, Console.Error).ConfigureAwait(false);
+        if (journal is null)
+        {
+            return 1;
+        }
+
         RemotingWorkarounds.PinDotNettyMachineId();
         // A host the cluster downs (cut off from the majority) keeps its data plane and starts a new
         // ActorSystem that joins the others again once they are reachable; any other stop ends the daemon.

@@ -93,7 +93,7 @@ public sealed class ApiActor : ReceiveActor
                 }
 
                 return view.IsCompletedSuccessfully
-                    ? local.Result with { Coordinator = $"{view.Result.Host} ({view.Result.Address})", Hosts = view.Result.Hosts }
+                    ? local.Result with { Coordinator = $"{view.Result.Host} ({view.Result.Address})", Hosts = view.Result.Hosts, CoordinatorJournal = view.Result.Journal }
                     : local.Result with { Coordinator = "not reachable now (moving to another host?)", Hosts = [] };
             },
             TaskScheduler.Default).PipeTo(client);

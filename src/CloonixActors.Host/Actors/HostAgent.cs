@@ -6,6 +6,7 @@ using Akka.Persistence;
 using CloonixActors.DataPlane;
 using CloonixActors.DataPlane.Qemu;
 using CloonixActors.Domain;
+using CloonixActors.Host.Persistence;
 using CloonixActors.Protocol;
 
 namespace CloonixActors.Host.Actors;
@@ -60,6 +61,14 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
     private bool _swept;
     private int _collectors;
 
+    // The journal's health. A write the database refused (down, disk full) is a rejection, not a failure
+    // (RejectingSqlJournal), so the agent and its children (the data plane) keep running; changes are then
+    // refused until a catch-up read of the journal answers, which also folds in a write that was stored after all.
+    private JournalHealth _journal = JournalHealth.Ok;
+    private long _recordedSeq;
+    private IActorRef _writer = ActorRefs.Nobody;
+    private bool _writeRejected;
+
     public ITimerScheduler Timers { get; set; } = null!;
 
     private TunnelSettings Tunnel => _plane.Tunnel ?? TunnelSettings.None;
@@ -85,7 +94,11 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
             };
         });
         Recover<ITopologyEvent>(e => _state = _state.Apply(e));
-        Recover<RecoveryCompleted>(_ => StartChildren());
+        Recover<RecoveryCompleted>(_ =>
+        {
+            _recordedSeq = LastSequenceNr;
+            StartChildren();
+        });
 
         Command<ITopologyCommand>(Handle);
         Command<ISpyCommand>(ToSpy);
@@ -95,6 +108,13 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
         Command<BuildImage>(Build);
         Command<OvsReady>(OnOvsReady);
         Command<SayHello>(_ => Hello());
+        Command<ProbeJournal>(_ => Context.ActorOf(JournalCatchUp.Props(PersistenceId, _recordedSeq + 1, Self, TimeSpan.FromSeconds(10))));
+        Command<JournalCaughtUp>(JournalAnswered);
+        Command<JournalStillDown>(d =>
+        {
+            _journal = _journal.ProbeFailed(d.Error, DateTime.UtcNow);
+            Timers.StartSingleTimer(nameof(ProbeJournal), ProbeJournal.Instance, _journal.NextProbe);
+        });
         Command<LanTunnel>(t =>
         {
             if (!Names.IsValid(t.Lan) || t.Peers is null)
@@ -148,6 +168,54 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
     private sealed record SayHello
     {
         public static readonly SayHello Instance = new();
+    }
+
+    private sealed record ProbeJournal
+    {
+        public static readonly ProbeJournal Instance = new();
+    }
+
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        if (_writeRejected)
+        {
+            return; // the other events of the same command: one write, one answer
+        }
+
+        _writeRejected = true;
+        _writer.Tell(JournalHealth.RefusalOf(cause));
+        if (cause is not JournalUnavailableException)
+        {
+            _log.Error(cause, "host {0}: the journal refused event {1}: {2}", _settings.HostName, @event.GetType().Name, cause.Message);
+            return;
+        }
+
+        _log.Error("host {0}: journal write failed: {1}; changes are refused until the journal answers (the data plane runs on)", _settings.HostName, cause.Message);
+        _journal = _journal.Failed(cause.Message, DateTime.UtcNow);
+        Timers.StartSingleTimer(nameof(ProbeJournal), ProbeJournal.Instance, _journal.NextProbe);
+    }
+
+    /// <summary>The journal read back: fold in what a seemingly lost write stored, then accept changes again.</summary>
+    private void JournalAnswered(JournalCaughtUp caughtUp)
+    {
+        var stored = caughtUp.Events.OfType<ITopologyEvent>().ToList();
+        if (stored.Count > 0)
+        {
+            _log.Warning("host {0}: a write thought lost was stored after all: {1}; carrying it out", _settings.HostName, string.Join(", ", stored));
+            foreach (var e in stored)
+            {
+                _state = _state.Apply(e);
+            }
+
+            foreach (var effect in Effects.Of(stored))
+            {
+                Act(effect, ActorRefs.Nobody);
+            }
+        }
+
+        _recordedSeq = Math.Max(_recordedSeq, caughtUp.HighestSequenceNr);
+        _log.Info("host {0}: the journal answers again after {1:0} s; changes are accepted", _settings.HostName, (DateTime.UtcNow - (_journal.FailingSince ?? DateTime.UtcNow)).TotalSeconds);
+        _journal = _journal.Answered();
     }
 
     /// <summary>Tells the coordinator this host is alive, what its journal holds, and where its tunnels start.</summary>
@@ -214,6 +282,12 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
 
     private void Handle(ITopologyCommand command)
     {
+        if (_journal.IsDown)
+        {
+            Sender.Tell(_journal.Refusal());
+            return;
+        }
+
         if (command is AddVm vm && ImageProblem(vm.Image) is { } imageProblem)
         {
             Sender.Tell(new CommandFailed(ErrorCode.NotFound, imageProblem));
@@ -239,6 +313,8 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
         }
 
         var persisted = 0;
+        _writer = client;
+        _writeRejected = false;
         PersistAll(events, e =>
         {
             _state = _state.Apply(e);
@@ -246,6 +322,8 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
             {
                 return;
             }
+
+            _recordedSeq = LastSequenceNr;
 
             // All of the command's events are in the journal and the state: now change the OS, one
             // message per lan or node touched, each answering the collector that answers the client.
@@ -575,6 +653,7 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
             ? $"{_plane.Datapath}, OVS-DPDK (d nics available)"
             : $"{_plane.Datapath} (d nics unavailable: {_ovsReady?.DpdkWhyNot ?? "Open vSwitch is not up yet"})";
         var accel = _plane.Vms?.Accel.Why ?? "no VMs on this host";
+        var journal = _journal.Describe(DateTime.UtcNow);
         _ovs.Ask<OvsInfo>(GetOvsInfo.Instance, TimeSpan.FromSeconds(3))
             .ContinueWith(t => (object)new StatusReport(
                 settings.HostName,
@@ -589,7 +668,8 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
                 counts.Item1,
                 counts.Item2,
                 counts.Item3,
-                accel), TaskScheduler.Default)
+                accel,
+                Journal: journal), TaskScheduler.Default)
             .PipeTo(client);
     }
 

@@ -4,6 +4,7 @@ using Akka.Cluster;
 using Akka.Event;
 using Akka.Persistence;
 using CloonixActors.Domain;
+using CloonixActors.Host.Persistence;
 using CloonixActors.Protocol;
 
 namespace CloonixActors.Host.Actors;
@@ -43,6 +44,13 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
     private ImmutableSortedSet<string> _live = ImmutableSortedSet<string>.Empty;
     private bool _warm;
 
+    // The journal's health, as in the host agent: a refused write (RejectingSqlJournal) keeps the coordinator
+    // up; changes are refused until a catch-up read answers and folds in a write that was stored after all.
+    private JournalHealth _journal = JournalHealth.Ok;
+    private long _recordedSeq;
+    private Action<string>? _onRejected;
+    private bool _writeRejected;
+
     public ITimerScheduler Timers { get; set; } = null!;
 
     public override string PersistenceId => $"{Id}-{_settings.ClusterId}";
@@ -73,6 +81,55 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         public static readonly Tick Instance = new();
     }
 
+    private sealed record ProbeJournal
+    {
+        public static readonly ProbeJournal Instance = new();
+    }
+
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        if (_writeRejected)
+        {
+            return; // the other events of the same write
+        }
+
+        _writeRejected = true;
+        var refused = _onRejected;
+        _onRejected = null;
+        if (cause is JournalUnavailableException)
+        {
+            _log.Error("lan-coordinator: journal write failed: {0}; changes are refused until the journal answers", cause.Message);
+            _journal = _journal.Failed(cause.Message, DateTime.UtcNow);
+            Timers.StartSingleTimer(nameof(ProbeJournal), ProbeJournal.Instance, _journal.NextProbe);
+        }
+        else
+        {
+            _log.Error(cause, "lan-coordinator: the journal refused event {0}: {1}", @event.GetType().Name, cause.Message);
+        }
+
+        refused?.Invoke(JournalHealth.RefusalOf(cause).Message);
+    }
+
+    /// <summary>The journal read back: fold in what a seemingly lost write stored, then accept changes again.</summary>
+    private void JournalAnswered(JournalCaughtUp caughtUp)
+    {
+        var stored = caughtUp.Events.OfType<IRegistryEvent>().ToList();
+        foreach (var e in stored)
+        {
+            _registry = _registry.Apply(e);
+        }
+
+        if (stored.Count > 0)
+        {
+            _log.Warning("lan-coordinator: a write thought lost was stored after all: {0}", string.Join(", ", stored));
+        }
+
+        _recordedSeq = Math.Max(_recordedSeq, caughtUp.HighestSequenceNr);
+        _log.Info("lan-coordinator: the journal answers again; changes are accepted");
+        _journal = _journal.Answered();
+        PushTunnels(null);
+    }
+
     /// <summary>The answers of the hosts a command went to, and what to record once they are in.</summary>
     private sealed record Dispatched(IActorRef Client, IReadOnlyList<(string Host, IClientReply Reply)> Replies, Func<IReadOnlyList<(string Host, IClientReply Reply)>, Outcome> Conclude);
 
@@ -93,6 +150,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         Recover<RecoveryCompleted>(_ =>
         {
             _log.Info("lan-coordinator on {0}: {1} lan(s), {2} node(s) recovered", settings.HostName, _registry.Lans.Count, _registry.Nodes.Count);
+            _recordedSeq = LastSequenceNr;
             _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
             Timers.StartPeriodicTimer("tick", Tick.Instance, TimeSpan.FromSeconds(1));
         });
@@ -101,6 +159,13 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         Command<Routed>(OnRouted);
         Command<GetCoordinatorView>(_ => Sender.Tell(View()));
         Command<Dispatched>(OnDispatched);
+        Command<ProbeJournal>(_ => Context.ActorOf(JournalCatchUp.Props(PersistenceId, _recordedSeq + 1, Self, TimeSpan.FromSeconds(10))));
+        Command<JournalCaughtUp>(JournalAnswered);
+        Command<JournalStillDown>(d =>
+        {
+            _journal = _journal.ProbeFailed(d.Error, DateTime.UtcNow);
+            Timers.StartSingleTimer(nameof(ProbeJournal), ProbeJournal.Instance, _journal.NextProbe);
+        });
         Command<Tick>(_ =>
         {
             if (!_warm && (AllMembersSaidHello() || DateTime.UtcNow - _started > HelloLost))
@@ -241,7 +306,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
             if (adopt.Events.Length > 0)
             {
                 _log.Info("registry follows host {0}: {1}", hello.Host, string.Join(", ", adopt.Events.Select(e => e.ToString())));
-                Record(adopt.Events, () => PushTunnels(null));
+                Record(adopt.Events, () => PushTunnels(null), _ => { });
                 return;
             }
         }
@@ -257,7 +322,8 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         }
     }
 
-    private void Record(IReadOnlyCollection<IRegistryEvent> events, Action then)
+    /// <param name="refused">Called instead of <paramref name="then"/> when the journal is down or refuses the write, with the client's answer.</param>
+    private void Record(IReadOnlyCollection<IRegistryEvent> events, Action then, Action<string> refused)
     {
         if (events.Count == 0)
         {
@@ -265,7 +331,15 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
             return;
         }
 
+        if (_journal.IsDown)
+        {
+            refused(_journal.Refusal().Message);
+            return;
+        }
+
         var done = 0;
+        _onRejected = refused;
+        _writeRejected = false;
         PersistAll(events, e =>
         {
             _registry = _registry.Apply(e);
@@ -273,6 +347,9 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
             {
                 return;
             }
+
+            _recordedSeq = LastSequenceNr;
+            _onRejected = null;
 
             if (LastSequenceNr % _settings.SnapshotEvery < events.Count)
             {
@@ -383,7 +460,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
             return;
         }
 
-        Record(decision.Events, () => then(decision.Events));
+        Record(decision.Events, () => then(decision.Events), m => client.Tell(new CommandFailed(ErrorCode.Unavailable, m)));
     }
 
     private void Place(string name, string? host, IActorRef client, Func<string, IClientCommand> command) =>
@@ -627,7 +704,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
             var first = replies.First(r => failed.Contains(r.Host));
             var refusal = (CommandFailed)first.Reply;
             return new Outcome(undo, refusal with { Message = $"host {first.Host}: {refusal.Message} (nothing of the topology was kept)" }, RollBack);
-        }));
+        }), m => client.Tell(new CommandFailed(ErrorCode.Unavailable, m)));
     }
 
     private void Purge(IActorRef client)
@@ -745,12 +822,22 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         }
 
         var outcome = d.Conclude(d.Replies);
-        Record(outcome.Events, () =>
-        {
-            d.Client.Tell(outcome.Reply);
-            outcome.Then?.Invoke();
-            PushTunnels(null);
-        });
+        Record(
+            outcome.Events,
+            () =>
+            {
+                d.Client.Tell(outcome.Reply);
+                outcome.Then?.Invoke();
+                PushTunnels(null);
+            },
+            refusal =>
+            {
+                // The hosts did their part; only the registry could not record it: it follows their next reports.
+                d.Client.Tell(outcome.Reply is CommandSucceeded s
+                    ? new CommandFailed(ErrorCode.Unavailable, $"{s.Message}, but the cluster's registry could not record it ({refusal.Split(';')[0]}); it follows the hosts' reports once the journal answers")
+                    : outcome.Reply);
+                outcome.Then?.Invoke();
+            });
     }
 
     private static IClientReply First(IReadOnlyList<(string Host, IClientReply Reply)> replies) =>
@@ -768,6 +855,6 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
             h.TunnelAddress,
             _registry.Load(h.Name),
             _registry.SegmentsOn(h.Name).Count()));
-        return new CoordinatorView(_settings.HostName, _cluster.SelfAddress.ToString(), [.. hosts], _registry.Lans.Count);
+        return new CoordinatorView(_settings.HostName, _cluster.SelfAddress.ToString(), [.. hosts], _registry.Lans.Count, _journal.Describe(now));
     }
 }
