@@ -138,4 +138,44 @@ public sealed class TopologyFileSpecs
         Assert.Contains(message, ex.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', ex.Message);
     }
+
+    /// <summary>The README's example file, as printed there.</summary>
+    private const string ReadmeExample = """
+        version: 1
+        lans:
+          - lan1
+          - {name: lan2}
+          - {name: spare, host: h2}       # a lan without members: its bridge goes on h2
+        nodes:
+          - name: vm1
+            kind: vm
+            host: h1                      # optional: else --host, else the least loaded host
+            ram: 256                      # MB (default 256)
+            cpus: 1                       # default 1
+            image: tiny                   # tiny, or the absolute path of a qcow2 or raw disk
+            nics:
+              - {kind: d, lan: lan1}      # d: vhost-user on OVS-DPDK
+              - {kind: v}                 # v: a tap; no lan: not connected
+              - {kind: s, lan: lan2, impair: {dir: both, delay: 20, jitter: 5, loss: 1, rate: 100}}
+          - name: c1
+            kind: cnt                     # the default kind
+            host: h1
+            nics:
+              - {kind: v, lan: lan1}      # v: a veth pair
+              - {kind: s, impair: [{dir: in, loss: 2}, {dir: out, rate: 50}]}
+          - {name: c2, host: h2, nics: 2, connect: [lan1, "-"]}   # the older forms still read
+        endpoints:                        # the same as a nic's lan:, as a list
+          - {node: c1, nic: 1, lan: lan2}
+        """;
+
+    [Fact]
+    public void The_readme_example_reads_as_the_readme_says()
+    {
+        var lab = TopologyFile.Parse(ReadmeExample, "lab.yaml");
+
+        Assert.Equal([new LabLan("lan1"), new LabLan("lan2"), new LabLan("spare", "h2")], lab.Lans.ToArray());
+        Assert.Equal(["vm1 vm h1 d,v,s lan1,,lan2", "c1 cnt h1 v,s lan1,lan2", "c2 cnt h2 v,v lan1,"], lab.Nodes.Select(n => $"{n.Name} {n.KindName} {n.Host} {n.NicLetters} {string.Join(',', n.Nics.Select(x => x.Lan))}"));
+        Assert.Equal(new ImpairmentSpec(20, 5, 1, 100), lab.Nodes[0].Nics[2].In);
+        Assert.Equal((new ImpairmentSpec(0, 0, 2, 0), new ImpairmentSpec(0, 0, 0, 50)), (lab.Nodes[1].Nics[1].In, lab.Nodes[1].Nics[1].Out));
+    }
 }

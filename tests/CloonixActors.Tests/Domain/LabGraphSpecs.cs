@@ -66,4 +66,39 @@ public sealed class LabGraphSpecs
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => LabGraph.Render(Listing, "png"));
     }
+
+    /// <summary>The example of the README: vm1 and c1 on h1, c2 on h2; lan1 spans both, lan2 is on h1 only, spare on h2 only.</summary>
+    [Fact]
+    public void The_readme_example_renders_as_the_readme_shows()
+    {
+        var listing = new TopologyListing(
+            [
+                new NodeView("c1", "cnt", "h1", "cxa-h1.c1", [new NicView(0, "veth", "lan1", "p0"), new NicView(1, "s", "lan2", "p1")]),
+                new NodeView("c2", "cnt", "h2", "cxa-h2.c2", [new NicView(0, "veth", "lan1", "p2"), new NicView(1, "veth", null, "p3")]),
+                new NodeView("vm1", "vm", "h1", string.Empty, [new NicView(0, "d", "lan1", "p4"), new NicView(1, "v", null, "p5"), new NicView(2, "s", "lan2", "p6")], 256, 1, "tiny"),
+            ],
+            [new LanView("lan1", "h1", "b1", ["c1/0", "vm1/0"]), new LanView("lan1", "h2", "b2", ["c2/0"]), new LanView("lan2", "h1", "b3", ["c1/1", "vm1/2"]), new LanView("spare", "h2", "b4", [])]);
+
+        Assert.Equal(
+            """
+            flowchart LR
+              subgraph host_h1["host h1"]
+                node_c1["c1 cnt"]
+                node_vm1["vm1 vm 256 MB"]
+                lan_lan2(["lan2"])
+              end
+              subgraph host_h2["host h2"]
+                node_c2["c2 cnt"]
+                lan_spare(["spare"])
+              end
+              lan_lan1(["lan1"])
+              node_c1 ---|"eth0 v"| lan_lan1
+              node_c1 ---|"eth1 s"| lan_lan2
+              node_c2 ---|"eth0 v"| lan_lan1
+              node_vm1 ---|"eth0 d"| lan_lan1
+              node_vm1 ---|"eth2 s"| lan_lan2
+
+            """.ReplaceLineEndings("\n"),
+            LabGraph.Render(listing, LabGraph.Mermaid).ReplaceLineEndings("\n"));
+    }
 }
