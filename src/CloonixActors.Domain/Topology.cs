@@ -158,7 +158,7 @@ public sealed record Topology(
         ConnectNic c => DecideConnect(c),
         DisconnectNic c => DecideDisconnect(c),
         PurgeAll => DecidePurge(),
-        DeployTopology c => DecideDeploy(c),
+        DeployTopology c => DecideDeploy(c, facts),
         ImpairNic c => DecideImpair(c),
         _ => Decision.Reject(ErrorCode.InvalidArgument, $"unknown command {command.GetType().Name}"),
     };
@@ -323,16 +323,19 @@ public sealed record Topology(
     }
 
     /// <summary>All or nothing: each part is decided against the state the parts before it would make.</summary>
-    private Decision DecideDeploy(DeployTopology c)
+    private Decision DecideDeploy(DeployTopology c, HostFacts facts)
     {
+        // Impairments come last: they apply to nics of the nodes the same deploy adds.
         var parts = (c.Lans ?? []).Select((l, i) => ($"lans[{i}]", (ITopologyCommand)new AddLan(l)))
-            .Concat((c.Containers ?? []).Select((n, i) => ($"nodes[{i}]", (ITopologyCommand)new AddContainer(n?.Name!, n?.Nics ?? 0))))
-            .Concat((c.Endpoints ?? []).Select((e, i) => ($"endpoints[{i}]", (ITopologyCommand)new ConnectNic(e?.Node!, e?.Nic ?? -1, e?.Lan!))));
+            .Concat((c.Containers ?? []).Select((n, i) => ($"nodes[{i}]", (ITopologyCommand)new AddContainer(n?.Name!, n?.Nics ?? 0, null, n?.NicTypes))))
+            .Concat((c.Vms ?? []).Select((v, i) => ($"vms[{i}]", (ITopologyCommand)new AddVm(v?.Name!, v?.Nics!, v?.RamMb ?? 0, v?.Cpus ?? 0, v?.Image!))))
+            .Concat((c.Endpoints ?? []).Select((e, i) => ($"endpoints[{i}]", (ITopologyCommand)new ConnectNic(e?.Node!, e?.Nic ?? -1, e?.Lan!))))
+            .Concat((c.Impairments ?? []).Select((m, i) => ($"impairments[{i}]", m is null ? (ITopologyCommand)new ImpairNic(null!, -1, ImpairDirections.Both, 0, 0, 0, 0) : m)));
         var state = this;
         var events = new List<ITopologyEvent>();
         foreach (var (where, part) in parts)
         {
-            var decision = state.Decide(part);
+            var decision = state.Decide(part, facts);
             if (decision.Rejection is { } rejected)
             {
                 return Decision.Reject(rejected.Code, $"{where}: {rejected.Message}");

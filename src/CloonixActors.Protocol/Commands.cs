@@ -38,10 +38,29 @@ public sealed record DisconnectNic(string Node, int Nic) : ITopologyCommand;
 /// A whole topology in one request (a topology file): every lan, container and endpoint is checked first,
 /// and either all of it is recorded and deployed, or nothing is.
 /// </summary>
-/// <remarks><paramref name="Host"/> puts every node on that host; null spreads them over the least loaded hosts.</remarks>
-public sealed record DeployTopology(string[] Lans, ContainerSpec[] Containers, EndpointSpec[] Endpoints, string? Host = null) : ITopologyCommand;
+/// <remarks>
+/// <paramref name="Host"/> puts every node that names no host of its own on that host; null spreads them
+/// over the least loaded hosts. <paramref name="Impairments"/> apply to nics of the nodes deployed here,
+/// after the endpoints. <paramref name="LanHosts"/> gives lans a segment on a host that none of their
+/// members is on (as `add lan --host` does).
+/// </remarks>
+public sealed record DeployTopology(
+    string[] Lans,
+    ContainerSpec[] Containers,
+    EndpointSpec[] Endpoints,
+    string? Host = null,
+    VmNodeSpec[]? Vms = null,
+    ImpairNic[]? Impairments = null,
+    LanPlacement[]? LanHosts = null) : ITopologyCommand;
 
-public sealed record ContainerSpec(string Name, int Nics) : ICloonixMessage;
+/// <summary>A container of a deploy; <paramref name="NicTypes"/> as for <see cref="AddContainer"/> ("v,s"), null for veth nics only.</summary>
+public sealed record ContainerSpec(string Name, int Nics, string? NicTypes = null, string? Host = null) : ICloonixMessage;
+
+/// <summary>A VM of a deploy, with the fields of <see cref="AddVm"/>.</summary>
+public sealed record VmNodeSpec(string Name, string Nics, int RamMb, int Cpus, string Image, string? Host = null) : ICloonixMessage;
+
+/// <summary>A segment (bridge) of <paramref name="Lan"/> on <paramref name="Host"/>, members or not.</summary>
+public sealed record LanPlacement(string Lan, string Host) : ICloonixMessage;
 
 public sealed record EndpointSpec(string Node, int Nic, string Lan) : ICloonixMessage;
 

@@ -32,7 +32,7 @@ public static class Program
         Recursive = true,
     };
 
-    private static readonly Option<bool> Json = new("--json") { Description = "print JSON for scripts", Recursive = true };
+    internal static readonly Option<bool> Json = new("--json") { Description = "print JSON for scripts", Recursive = true };
 
     private static readonly Option<int> Timeout = new("--timeout")
     {
@@ -80,7 +80,6 @@ public static class Program
         var lanHost = HostOption("lan");
         var cntHost = HostOption("container");
         var vmHost = HostOption("vm");
-        var deployHost = HostOption("nodes");
         var lanName = new Argument<string>("NAME") { Description = "lan name: [a-z][a-z0-9_-], 15 characters at most" };
         var addLan = new Command("lan", "add a lan (an OVS bridge on each host that has members, joined by VXLAN)") { lanName, lanHost };
         addLan.SetAction((r, _) => Run(r, new AddLan(r.GetValue(lanName)!, r.GetValue(lanHost))));
@@ -145,10 +144,10 @@ public static class Program
         var imageCmd = new Command("image", "guest images") { imageBuild };
         root.Subcommands.Add(imageCmd);
 
-        var file = new Argument<string>("FILE") { Description = "a topology file (YAML): lans, and nodes with their nics' lans" };
-        var deploy = new Command("deploy", "deploy a whole topology file in one request: all of it, or nothing") { file, deployHost };
-        deploy.SetAction((r, _) => Run(r, TopologyFile.Load(r.GetValue(file)!) with { Host = r.GetValue(deployHost) }));
-        root.Subcommands.Add(deploy);
+        root.Subcommands.Add(DeployVerb.Build());
+        root.Subcommands.Add(SaveVerb.Build());
+        root.Subcommands.Add(DestroyVerb.Build());
+        root.Subcommands.Add(GraphVerb.Build());
 
         var execNode = new Argument<string>("NODE");
         var argv = new Argument<string[]>("COMMAND") { Description = "program and arguments, after --", Arity = ArgumentArity.OneOrMore };
@@ -206,7 +205,7 @@ public static class Program
             : throw new ClientException($"--nics '{nics}' is neither a number of nics nor a list of v (veth) and s (spyable), e.g. v,s", 2);
     }
 
-    private static TimeSpan TimeoutOf(ParseResult r) => TimeSpan.FromSeconds(Math.Max(1, r.GetValue(Timeout)));
+    internal static TimeSpan TimeoutOf(ParseResult r) => TimeSpan.FromSeconds(Math.Max(1, r.GetValue(Timeout)));
 
     private static Task<int> Spy(ParseResult r, string node, int nic, string? pcap, string? fifo, double seconds)
     {
@@ -221,7 +220,7 @@ public static class Program
         return Stream(r, c => Streams.CaptureAsync(c, node, nic, open, seconds, r.GetValue(Json), TimeoutOf(r)));
     }
 
-    private static async Task<int> Stream(ParseResult r, Func<ClusterConnection, Task<int>> run)
+    internal static async Task<int> Stream(ParseResult r, Func<ClusterConnection, Task<int>> run)
     {
         var secret = ReadSecret(r.GetValue(SecretFile), r.GetValue(StateDir)!);
         await using var connection = await ClusterConnection.OpenAsync(r.GetValue(Contact)!, secret).ConfigureAwait(false);

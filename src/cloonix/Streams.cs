@@ -16,7 +16,12 @@ public sealed class StreamReceiver : ReceiveActor
     public static Props Props(ChannelWriter<object> writer) => Akka.Actor.Props.Create(() => new StreamReceiver(writer));
 }
 
-/// <summary>Ends a streaming command on Ctrl-C, SIGTERM or after a duration.</summary>
+/// <summary>
+/// Ends a streaming command on Ctrl-C, SIGTERM or after a duration, the same way for all three: the loop
+/// stops, the last chunks and the summary are still taken. SIGTERM matters where SIGINT cannot arrive: a
+/// process started from a background job or under nohup inherits SIGINT ignored, and .NET leaves an
+/// ignored SIGINT ignored.
+/// </summary>
 public sealed class StopSignal : IDisposable
 {
     private readonly CancellationTokenSource _cts;
@@ -64,7 +69,7 @@ public static partial class Streams
             return Output.Print(reply, json);
         }
 
-        await Console.Error.WriteLineAsync($"cloonix: capturing {node}/{nic}; Ctrl-C stops").ConfigureAwait(false);
+        await Console.Error.WriteLineAsync($"cloonix: capturing {node}/{nic}; Ctrl-C (or SIGTERM) stops").ConfigureAwait(false);
         using var stop = new StopSignal(seconds);
         var session = started.Session;
         long written = 0;

@@ -367,7 +367,11 @@ public sealed class Lab : IDisposable
 [CollectionDefinition("dataplane", DisableParallelization = true)]
 public sealed class DataPlaneCollection;
 
-/// <summary>A background cloonix process: stdout copied to a file, stderr collected, stopped with SIGINT like Ctrl-C.</summary>
+/// <summary>
+/// A background cloonix process: stdout copied to a file, stderr collected, stopped with SIGTERM. Not SIGINT:
+/// a test run started from a background job or under nohup hands its children SIGINT ignored, and an
+/// ignored signal stays ignored in every process started below it.
+/// </summary>
 public sealed class CliStream : IDisposable
 {
     private readonly Process _process;
@@ -412,12 +416,12 @@ public sealed class CliStream : IDisposable
     public void WaitForStderr(string text) =>
         Lab.WaitUntil(() => Stderr.Contains(text, StringComparison.Ordinal) || _process.HasExited, TimeSpan.FromSeconds(30), $"'{text}' from cloonix ({Stderr})");
 
-    /// <summary>SIGINT (Ctrl-C), then the exit code once stdout is fully copied.</summary>
+    /// <summary>SIGTERM (the client ends on it as on Ctrl-C), then the exit code once stdout is fully copied.</summary>
     public int Stop()
     {
         if (!_process.HasExited)
         {
-            Lab.Run("kill", ["-INT", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            Lab.Run("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         }
 
         return Wait();

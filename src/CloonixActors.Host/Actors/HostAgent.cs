@@ -288,7 +288,7 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
             return;
         }
 
-        if (command is AddVm vm && ImageProblem(vm.Image) is { } imageProblem)
+        if ((command is AddVm vm ? ImageProblem(vm.Image) : command is DeployTopology { Vms: { } vms } ? vms.Select(v => ImageProblem(v?.Image ?? string.Empty)).FirstOrDefault(p => p is not null) : null) is { } imageProblem)
         {
             Sender.Tell(new CommandFailed(ErrorCode.NotFound, imageProblem));
             return;
@@ -633,7 +633,10 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
             n.Kind == NodeKind.Vm ? "vm" : "cnt",
             host,
             n.Kind == NodeKind.Vm ? string.Empty : OsNames.Namespace(host, n.Name),
-            [.. Enumerable.Range(0, n.Nics).Select(i => new NicView(i, NicKinds.Name(n.KindOf(i)), _state.Endpoints.GetValueOrDefault(new NicRef(n.Name, i)), NodePorts.Of(n, i, state).Name, ImpairmentText(new NicRef(n.Name, i))))]));
+            [.. Enumerable.Range(0, n.Nics).Select(i => new NicView(i, NicKinds.Name(n.KindOf(i)), _state.Endpoints.GetValueOrDefault(new NicRef(n.Name, i)), NodePorts.Of(n, i, state).Name, ImpairmentText(new NicRef(n.Name, i)), ImpairmentView(new NicRef(n.Name, i), ImpairDirections.In), ImpairmentView(new NicRef(n.Name, i), ImpairDirections.Out)))],
+            n.Vm?.RamMb ?? 0,
+            n.Vm?.Cpus ?? 0,
+            n.Vm?.Image));
         var mtu = Tunnel.Enabled ? Tunnel.InnerMtu : 1500;
         var lans = _state.Lans.Values.Select(l => new LanView(l.Name, host, l.Bridge, [.. _state.MembersOf(l.Name).Select(m => m.ToString())], _tunnels.GetValueOrDefault(l.Name)?.Vni ?? 0, mtu));
         return new TopologyListing([.. nodes], [.. lans]);
@@ -673,6 +676,9 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
             .PipeTo(client);
     }
 
+    private ImpairmentView? ImpairmentView(NicRef nic, string direction) =>
+        _state.ImpairmentOf(nic, direction) is { IsNone: false } i ? new ImpairmentView(i.DelayMs, i.JitterMs, i.LossPercent, i.RateMbit) : null;
+
     private string? ImpairmentText(NicRef nic)
     {
         var (i, o) = (_state.ImpairmentOf(nic, ImpairDirections.In), _state.ImpairmentOf(nic, ImpairDirections.Out));
@@ -690,7 +696,7 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
         DisconnectNic c => $"{c.Node} nic {c.Nic} disconnected",
         ImpairNic c => $"{c.Node} nic {c.Nic} impaired ({c.Direction})",
         PurgeAll => "purged",
-        DeployTopology c => $"deployed {c.Lans?.Length ?? 0} lan(s), {c.Containers?.Length ?? 0} node(s), {c.Endpoints?.Length ?? 0} endpoint(s)",
+        DeployTopology c => $"deployed {c.Lans?.Length ?? 0} lan(s), {(c.Containers?.Length ?? 0) + (c.Vms?.Length ?? 0)} node(s), {c.Endpoints?.Length ?? 0} endpoint(s)",
         _ => "done",
     };
 }

@@ -611,7 +611,9 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
             return;
         }
 
-        if (c.Host is { } wanted && !_live.Contains(wanted))
+        var nodes = (c.Containers ?? []).Select(n => (n.Name, n.Host)).Concat((c.Vms ?? []).Select(v => (v.Name, v.Host))).ToList();
+        var named = nodes.Select(n => n.Host).Concat((c.LanHosts ?? []).Select(l => l?.Host)).Append(c.Host).OfType<string>();
+        if (named.FirstOrDefault(h => !_live.Contains(h)) is { } wanted)
         {
             client.Tell(new CommandFailed(ErrorCode.Unavailable, $"host '{Names.Printable(wanted)}' is not a live member of the cluster"));
             return;
@@ -632,9 +634,9 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         }
 
         var placed = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var node in c.Containers ?? [])
+        foreach (var node in nodes)
         {
-            var host = c.Host ?? state.LeastLoaded(_live)!;
+            var host = node.Host ?? c.Host ?? state.LeastLoaded(_live)!;
             placed[node.Name] = host;
             Add(new NodePlaced(node.Name, host));
         }
@@ -649,8 +651,16 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         // A lan without members gets a bridge only where nodes were asked to go (as `add lan` does).
         if ((c.Host ?? (_live.Count == 1 ? _live[0] : null)) is { } firstHome)
         {
-            segments.AddRange((c.Lans ?? []).Where(l => !endpoints.Any(e => e.Lan == l) && state.Lans[l].Hosts.IsEmpty).Select(l => (l, firstHome)));
+            segments.AddRange((c.Lans ?? []).Where(l => !endpoints.Any(e => e.Lan == l) && state.Lans[l].Hosts.IsEmpty && !(c.LanHosts ?? []).Any(p => p.Lan == l)).Select(l => (l, firstHome)));
         }
+
+        if ((c.LanHosts ?? []).Any(p => p?.Lan is null || p.Host is null || !state.Lans.ContainsKey(p.Lan)))
+        {
+            client.Tell(new CommandFailed(ErrorCode.NotFound, "a lan host names no lan of this topology or of the cluster"));
+            return;
+        }
+
+        segments.AddRange((c.LanHosts ?? []).Select(p => (p.Lan, p.Host)));
 
         var newSegments = segments.Distinct().Where(s => !state.Lans[s.Lan].Hosts.Contains(s.Host)).ToList();
         foreach (var (lan, host) in newSegments)
@@ -658,7 +668,8 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
             Add(new LanSegmentAdded(lan, host));
         }
 
-        var hosts = placed.Values.Concat(newSegments.Select(s => s.Host)).Concat(endpoints.Select(e => state.HostOf(e.Node)!)).Distinct().Order(StringComparer.Ordinal).ToList();
+        var impairments = c.Impairments ?? [];
+        var hosts = placed.Values.Concat(newSegments.Select(s => s.Host)).Concat(endpoints.Select(e => state.HostOf(e.Node)!)).Concat(impairments.Select(i => state.HostOf(i.Node)!)).Distinct().Order(StringComparer.Ordinal).ToList();
         if (hosts.FirstOrDefault(h => !_live.Contains(h)) is { } away)
         {
             client.Tell(Unreachable(away, "nodes of this topology")!);
@@ -668,7 +679,9 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         var parts = hosts.Select(h => (h, (IClientCommand)new DeployTopology(
             [.. newSegments.Where(s => s.Host == h).Select(s => s.Lan)],
             [.. (c.Containers ?? []).Where(n => placed[n.Name] == h)],
-            [.. endpoints.Where(e => state.HostOf(e.Node) == h)]))).ToList();
+            [.. endpoints.Where(e => state.HostOf(e.Node) == h)],
+            Vms: [.. (c.Vms ?? []).Where(v => placed[v.Name] == h)],
+            Impairments: [.. impairments.Where(i => state.HostOf(i.Node) == h)]))).ToList();
         var newLans = (c.Lans ?? []).Where(l => !_registry.Lans.ContainsKey(l)).ToList();
         Record(events, () => Dispatch(client, parts, replies =>
         {
@@ -676,7 +689,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
             var failed = replies.Where(r => r.Reply is CommandFailed { Code: not ErrorCode.DataPlane }).Select(r => r.Host).ToHashSet(StringComparer.Ordinal);
             if (failed.Count == 0)
             {
-                return new Outcome([], new CommandSucceeded($"deployed {c.Lans?.Length ?? 0} lan(s), {c.Containers?.Length ?? 0} node(s), {endpoints.Length} endpoint(s) on {hosts.Count} host(s)"));
+                return new Outcome([], new CommandSucceeded($"deployed {c.Lans?.Length ?? 0} lan(s), {nodes.Count} node(s), {endpoints.Length} endpoint(s) on {hosts.Count} host(s)"));
             }
 
             // All or nothing across hosts: the registry forgets every part, and the hosts that applied theirs remove it.

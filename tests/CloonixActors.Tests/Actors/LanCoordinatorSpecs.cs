@@ -172,4 +172,45 @@ public sealed class LanCoordinatorSpecs(ITestOutputHelper output) : Akka.TestKit
         await ExpectMsgAsync<RoutedAck>();
         await Next<AddContainer>(h1);
     }
+
+    [Fact]
+    public async Task A_deploy_puts_each_node_on_the_host_it_names_and_sends_each_host_its_vms_impairments_and_lan_segments()
+    {
+        var (coordinator, h1, h2) = await Start();
+
+        coordinator.Tell(Request(new DeployTopology(
+            ["l", "spare"],
+            [new ContainerSpec("c1", 1, "s", "h2")],
+            [new EndpointSpec("c1", 0, "l"), new EndpointSpec("vm1", 0, "l")],
+            Vms: [new VmNodeSpec("vm1", "v", 128, 1, "tiny", "h1")],
+            Impairments: [new ImpairNic("c1", 0, "both", 10, 0, 0, 0)],
+            LanHosts: [new LanPlacement("spare", "h2")])));
+        await ExpectMsgAsync<RoutedAck>();
+        var part1 = await Next<DeployTopology>(h1);
+        var part2 = await Next<DeployTopology>(h2);
+        Assert.Equal(["l"], part1.Lans);
+        Assert.Equal(["vm1"], part1.Vms!.Select(v => v.Name));
+        Assert.Empty(part1.Containers);
+        Assert.Empty(part1.Impairments!);
+        Assert.Equal(["l", "spare"], part2.Lans);
+        Assert.Equal(["c1"], part2.Containers.Select(c => c.Name));
+        Assert.Equal([new ImpairNic("c1", 0, "both", 10, 0, 0, 0)], part2.Impairments!);
+        Assert.Equal([new EndpointSpec("c1", 0, "l")], part2.Endpoints);
+        h1.Reply(new CommandSucceeded("deployed"));
+        h2.Reply(new CommandSucceeded("deployed"));
+        Assert.Contains("2 node(s), 2 endpoint(s) on 2 host(s)", (await ExpectMsgAsync<CommandSucceeded>()).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_deploy_naming_a_host_that_is_not_live_is_refused_before_any_host_hears_of_it()
+    {
+        var (coordinator, h1, h2) = await Start();
+
+        coordinator.Tell(Request(new DeployTopology(["l"], [new ContainerSpec("c1", 1, Host: "h9")], [])));
+        await ExpectMsgAsync<RoutedAck>();
+
+        Assert.Contains("host 'h9' is not a live member", (await ExpectMsgAsync<CommandFailed>()).Message, StringComparison.Ordinal);
+        await Assert.ThrowsAnyAsync<Exception>(async () => await h1.FishForMessageAsync(m => m is DeployTopology, Quiet));
+        await Assert.ThrowsAnyAsync<Exception>(async () => await h2.FishForMessageAsync(m => m is DeployTopology, Quiet));
+    }
 }

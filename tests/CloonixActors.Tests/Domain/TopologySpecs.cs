@@ -400,6 +400,47 @@ public sealed class TopologySpecs
     }
 
     [Fact]
+    public void Deploy_records_vms_typed_container_nics_and_impairments_after_the_endpoints()
+    {
+        var id = Empty.NextId;
+
+        var decision = Empty.Decide(new DeployTopology(
+            ["lan1"],
+            [new ContainerSpec("c1", 2, "v,s")],
+            [new EndpointSpec("vm1", 1, "lan1"), new EndpointSpec("c1", 1, "lan1")],
+            Vms: [new VmNodeSpec("vm1", "d,s", 128, 1, "tiny")],
+            Impairments: [new ImpairNic("vm1", 1, "in", 10, 2, 0, 0)]));
+
+        Assert.Equal(
+            [
+                new LanAdded("lan1", id),
+                new ContainerAdded("c1", id + 1, 2),
+                new ContainerNicKinds("c1", "vs"),
+                new VmAdded("vm1", id + 2, "ds", 128, 1, "tiny"),
+                new NicConnected("vm1", 1, "lan1"),
+                new NicConnected("c1", 1, "lan1"),
+                new NicImpaired("vm1", 1, "in", 10, 2, 0, 0),
+            ],
+            decision.Events.ToArray());
+    }
+
+    [Fact]
+    public void A_deploy_is_checked_against_the_hosts_facts()
+    {
+        var decision = Empty.Decide(new DeployTopology([], [], [], Vms: [new VmNodeSpec("vm1", "d", 128, 1, "tiny")]), new HostFacts(4096, 2, false, "no DPDK here"));
+
+        Assert.Contains("vms[0]", Rejected(decision, ErrorCode.Unavailable).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_impairment_of_a_deploy_on_a_v_nic_refuses_the_whole_deploy()
+    {
+        var decision = Empty.Decide(new DeployTopology([], [new ContainerSpec("c1", 1)], [], Impairments: [new ImpairNic("c1", 0, "both", 10, 0, 0, 0)]));
+
+        Assert.Contains("impairments[0]", Rejected(decision, ErrorCode.InvalidArgument).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Deploy_builds_on_the_existing_lab()
     {
         var state = Lab();
