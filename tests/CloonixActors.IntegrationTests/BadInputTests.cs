@@ -162,6 +162,30 @@ public sealed class BadInputTests(BadInputTests.TwoContainerLab fixture) : IClas
         Assert.Equal(before, Snapshot());
     }
 
+    [Fact]
+    public void A_topology_file_too_large_for_one_frame_is_refused_before_it_is_sent()
+    {
+        var before = Snapshot();
+        var file = Path.Combine(_lab.StateDir, "huge.yaml");
+        File.WriteAllText(file, $"lans: [{string.Join(", ", Enumerable.Range(0, 1_000_000).Select(i => $"lan{i}"))}]\n");
+        try
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var r = _lab.Cli("deploy", file);
+
+            Assert.Equal(2, r.ExitCode);
+            var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith("cloonix: the DeployTopology request is ", line, StringComparison.Ordinal);
+            Assert.Contains("more than the 4 MiB remoting frame", line, StringComparison.Ordinal);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}: it waited for a reply instead");
+            Assert.Equal(before, Snapshot());
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     private string Snapshot() =>
         string.Join('\n', [_lab.Ok("ls", "--json"), .. _lab.Namespaces().Order(), .. _lab.Vsctl("list-br").Order().SelectMany(b => _lab.Vsctl("list-ports", b).Order()), .. VmDirs()]);
 

@@ -20,6 +20,11 @@ public sealed class VmTests : IDisposable
         Assert.Equal(3, _lab.Exec("vm1", "sh", "-c", "exit 3").ExitCode);
         var quoted = _lab.Exec("vm1", "echo", "a b", "$(reboot)", "'q'");
         Assert.Equal("a b $(reboot) 'q'", quoted.Stdout.Trim());
+        // The agent keeps 1 MiB of each stream; the host marks the cut (the reply line is ~1.4 MB of base64).
+        var huge = _lab.Exec("vm1", "sh", "-c", "head -c 3000000 /dev/zero; exit 4");
+        Assert.Equal(4, huge.ExitCode);
+        Assert.Equal(1 << 20, huge.Stdout.Length);
+        Assert.Equal("[cloonix: stdout truncated after 1048576 bytes]\n", huge.Stderr);
         var links = _lab.Exec("vm1", "ip", "-o", "link", "show");
         Assert.Contains(": eth0", links.Stdout, StringComparison.Ordinal);
         Assert.Contains(": eth1", links.Stdout, StringComparison.Ordinal);

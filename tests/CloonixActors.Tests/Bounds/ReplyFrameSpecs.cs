@@ -1,4 +1,5 @@
 using System.Text;
+using Akka.Actor;
 using CloonixActors.DataPlane;
 using CloonixActors.Host.Actors;
 using CloonixActors.Protocol;
@@ -62,5 +63,33 @@ public sealed class ReplyFrameSpecs : Akka.TestKit.Xunit2.TestKit
         _output.WriteLine($"largest exec reply: {size} bytes ({Encoding.UTF8.GetByteCount(stdout) + Encoding.UTF8.GetByteCount(stderr)} of text)");
         Assert.True(size <= ReplyFrame.For(Sys).Limit, $"{size} bytes");
         Assert.Same(reply, ReplyFrame.Fit(Sys, reply));
+    }
+
+    [Fact]
+    public async Task A_routed_request_answers_the_client_an_error_instead_of_a_reply_remoting_would_drop()
+    {
+        var coordinator = CreateTestProbe();
+        var client = CreateTestProbe();
+        Sys.ActorOf(RoutedRequest.Props(coordinator, new Routed(new ListTopology(), "host-a", "r1"), client));
+        await coordinator.ExpectMsgAsync<Routed>();
+
+        coordinator.Reply(Listing(20_000));
+
+        var failed = await client.ExpectMsgAsync<CommandFailed>();
+        Assert.Contains("more than the 4 MiB remoting frame", failed.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_routed_request_passes_a_reply_that_fits_unchanged()
+    {
+        var coordinator = CreateTestProbe();
+        var client = CreateTestProbe();
+        Sys.ActorOf(RoutedRequest.Props(coordinator, new Routed(new ListTopology(), "host-a", "r2"), client));
+        await coordinator.ExpectMsgAsync<Routed>();
+        var listing = Listing(10);
+
+        coordinator.Reply(listing);
+
+        Assert.Same(listing, await client.ExpectMsgAsync<TopologyListing>());
     }
 }
