@@ -20,6 +20,13 @@ public sealed class JournalFailureTests(ITestOutputHelper output)
         lab.WaitForPing("c1", "198.18.0.2");
 
         pg.Stop();
+        using (var status = lab.Json("status"))
+        {
+            // Read by status itself: the outage shows before any change is refused.
+            Assert.StartsWith("failing since ", status.RootElement.GetProperty("journal").GetString(), StringComparison.Ordinal);
+            Assert.StartsWith("failing since ", status.RootElement.GetProperty("coordinatorJournal").GetString(), StringComparison.Ordinal);
+        }
+
         var clock = Stopwatch.StartNew();
         var refused = lab.Cli("add", "lan", "x");
         var refusedIn = clock.Elapsed;
@@ -45,6 +52,13 @@ public sealed class JournalFailureTests(ITestOutputHelper output)
         {
             Assert.DoesNotContain(ls.RootElement.GetProperty("lans").EnumerateArray(), l => l.GetProperty("name").GetString() == "x");
             Assert.Equal(2, ls.RootElement.GetProperty("nodes").GetArrayLength());
+        }
+
+        // A longer outage (the probes back off to their longest interval): the lab keeps working all along.
+        var outage = Stopwatch.StartNew();
+        while (outage.Elapsed < TimeSpan.FromSeconds(25))
+        {
+            Assert.True(lab.Ping("c1", "198.18.0.2"), $"c1 lost c2 {outage.Elapsed.TotalSeconds:0} s into the outage");
         }
 
         pg.Start();

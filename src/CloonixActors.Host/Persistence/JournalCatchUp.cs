@@ -50,3 +50,23 @@ public sealed class JournalCatchUp : ReceiveActor, IWithTimers
         Context.Stop(Self);
     }
 }
+
+/// <summary>A read of the journal for `status`: does it answer now, even when no write has failed yet?</summary>
+public static class JournalCheck
+{
+    /// <summary>Null when the journal answered a read of <paramref name="persistenceId"/>'s highest sequence number, else why not.</summary>
+    public static async Task<string?> ProblemAsync(ActorSystem system, string persistenceId, TimeSpan timeout)
+    {
+        try
+        {
+            // An empty range: the journal only reads the highest sequence number, which needs the database.
+            var answer = await Akka.Persistence.Persistence.Instance.Apply(system).JournalFor(null)
+                .Ask<object>(replyTo => new ReplayMessages(1, 0, 0, persistenceId, replyTo), timeout, CancellationToken.None).ConfigureAwait(false);
+            return answer is ReplayMessagesFailure f ? JournalWrites.Describe(f.Cause) : null;
+        }
+        catch (AskTimeoutException)
+        {
+            return $"no answer from the journal within {timeout.TotalSeconds:0} s";
+        }
+    }
+}
