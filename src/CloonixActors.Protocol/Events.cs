@@ -42,3 +42,9 @@ public sealed record TopologySnapshot(
 /// milliseconds, loss in percent, rate in Mbit/s (0 = no cap).
 /// </summary>
 public sealed record NicImpaired(string Node, int Nic, string Direction, double DelayMs, double JitterMs, double LossPercent, double RateMbit) : ITopologyEvent;
+
+/// <summary>
+/// A probe write after a journal outage, in a stream of its own (<c>journal-probe-</c> and the owner's
+/// persistence id): the journal takes writes again, not only reads (a full disk still reads).
+/// </summary>
+public sealed record JournalProbed(string Owner, long AtUnixMs) : ICloonixMessage;

@@ -20,6 +20,13 @@ public sealed class JournalFailureTests(ITestOutputHelper output)
         lab.WaitForPing("c1", "198.18.0.2");
 
         pg.Stop();
+        using (var status = lab.Json("status"))
+        {
+            // Read by status itself: the outage shows before any change is refused.
+            Assert.StartsWith("failing since ", status.RootElement.GetProperty("journal").GetString(), StringComparison.Ordinal);
+            Assert.StartsWith("failing since ", status.RootElement.GetProperty("coordinatorJournal").GetString(), StringComparison.Ordinal);
+        }
+
         var clock = Stopwatch.StartNew();
         var refused = lab.Cli("add", "lan", "x");
         var refusedIn = clock.Elapsed;
@@ -47,6 +54,13 @@ public sealed class JournalFailureTests(ITestOutputHelper output)
             Assert.Equal(2, ls.RootElement.GetProperty("nodes").GetArrayLength());
         }
 
+        // A longer outage (the probes back off to their longest interval): the lab keeps working all along.
+        var outage = Stopwatch.StartNew();
+        while (outage.Elapsed < TimeSpan.FromSeconds(25))
+        {
+            Assert.True(lab.Ping("c1", "198.18.0.2"), $"c1 lost c2 {outage.Elapsed.TotalSeconds:0} s into the outage");
+        }
+
         pg.Start();
         clock.Restart();
         Lab.WaitUntil(() => lab.Cli("add", "lan", "x").ExitCode == 0, TimeSpan.FromSeconds(30), "add lan x to work once PostgreSQL is back");
@@ -66,6 +80,46 @@ public sealed class JournalFailureTests(ITestOutputHelper output)
         lab.KillDaemon();
         lab.Start();
         Assert.Equal(before, lab.Ok("ls", "--json"));
+    }
+
+    [Fact]
+    public void A_full_disk_under_the_sqlite_journal_refuses_changes_and_keeps_the_lab_running()
+    {
+        // The state dir on a small tmpfs of its own, filled up once the lab runs: SQLite's writes fail as on a full disk.
+        var lab = new Lab();
+        var filler = Path.Combine(lab.StateDir, "filler");
+        Assert.Equal(0, Lab.Run("mount", ["-t", "tmpfs", "-o", "size=64m", "tmpfs", lab.StateDir]).ExitCode);
+        try
+        {
+            lab.Start();
+            lab.TwoContainersOnLan();
+            lab.WaitForPing("c1", "198.18.0.2");
+
+            Lab.Run("dd", ["if=/dev/zero", $"of={filler}", "bs=1M", "count=64"]); // fails at the end: the disk is full
+            var refused = lab.Cli("add", "lan", "x");
+            output.WriteLine($"add lan x on a full disk: {refused}");
+            Assert.NotEqual(0, refused.ExitCode);
+            var line = Assert.Single(refused.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith("cloonix: journal unavailable: ", line, StringComparison.Ordinal);
+            Assert.EndsWith("; nothing changed", line, StringComparison.Ordinal);
+            Assert.True(lab.Ping("c1", "198.18.0.2"), "c1 no longer reaches c2 with the disk full");
+            using (var status = lab.Json("status"))
+            {
+                Assert.StartsWith("failing since ", status.RootElement.GetProperty("coordinatorJournal").GetString(), StringComparison.Ordinal);
+            }
+
+            File.Delete(filler);
+            var clock = Stopwatch.StartNew();
+            Lab.WaitUntil(() => lab.Cli("add", "lan", "x").ExitCode == 0, TimeSpan.FromSeconds(30), "add lan x to work once the disk has room");
+            output.WriteLine($"room on the disk picked up in {clock.Elapsed.TotalSeconds:0.0} s");
+            Assert.Contains(" x ", lab.Ok("ls"), StringComparison.Ordinal);
+        }
+        finally
+        {
+            lab.StopDaemon(TimeSpan.FromSeconds(30));
+            Lab.Run("umount", ["-l", lab.StateDir]);
+            lab.Dispose();
+        }
     }
 
     [Fact]

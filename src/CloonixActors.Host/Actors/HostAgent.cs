@@ -656,24 +656,40 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
             ? $"{_plane.Datapath}, OVS-DPDK (d nics available)"
             : $"{_plane.Datapath} (d nics unavailable: {_ovsReady?.DpdkWhyNot ?? "Open vSwitch is not up yet"})";
         var accel = _plane.Vms?.Accel.Why ?? "no VMs on this host";
-        var journal = _journal.Describe(DateTime.UtcNow);
-        _ovs.Ask<OvsInfo>(GetOvsInfo.Instance, TimeSpan.FromSeconds(3))
-            .ContinueWith(t => (object)new StatusReport(
+        var health = _journal;
+        var self = Self;
+        var system = Context.System;
+        var persistenceId = PersistenceId;
+        var ovsActor = _ovs;
+        async Task<object> Report()
+        {
+            var ovs = ovsActor.Ask<OvsInfo>(GetOvsInfo.Instance, TimeSpan.FromSeconds(3));
+            // Not failing as far as writes know: read the journal now, so `status` tells an outage before a change is refused.
+            if (!health.IsDown && await JournalCheck.ProblemAsync(system, persistenceId, TimeSpan.FromSeconds(3)).ConfigureAwait(false) is { } problem)
+            {
+                self.Tell(new JournalStillDown(problem));
+                health = health.Failed(problem, DateTime.UtcNow);
+            }
+
+            await Task.WhenAny(ovs).ConfigureAwait(false);
+            return new StatusReport(
                 settings.HostName,
                 settings.StateDir,
                 settings.Persistence,
                 uptime,
                 datapath,
-                t.IsCompletedSuccessfully
-                    ? [new ProcessView("ovsdb-server", t.Result.DbServerPid ?? 0, t.Result.DbServerRestarts), new ProcessView("ovs-vswitchd", t.Result.SwitchPid ?? 0, t.Result.SwitchRestarts)]
+                ovs.IsCompletedSuccessfully
+                    ? [new ProcessView("ovsdb-server", ovs.Result.DbServerPid ?? 0, ovs.Result.DbServerRestarts), new ProcessView("ovs-vswitchd", ovs.Result.SwitchPid ?? 0, ovs.Result.SwitchRestarts)]
                     : [],
                 members,
                 counts.Item1,
                 counts.Item2,
                 counts.Item3,
                 accel,
-                Journal: journal), TaskScheduler.Default)
-            .PipeTo(client);
+                Journal: health.Describe(DateTime.UtcNow));
+        }
+
+        Report().PipeTo(client);
     }
 
     private ImpairmentView? ImpairmentView(NicRef nic, string direction) =>

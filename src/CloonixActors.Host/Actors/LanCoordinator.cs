@@ -157,7 +157,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
 
         Command<HostHello>(OnHello);
         Command<Routed>(OnRouted);
-        Command<GetCoordinatorView>(_ => Sender.Tell(View()));
+        Command<GetCoordinatorView>(_ => ReplyView());
         Command<Dispatched>(OnDispatched);
         Command<ProbeJournal>(_ => Context.ActorOf(JournalCatchUp.Props(PersistenceId, _recordedSeq + 1, Self, TimeSpan.FromSeconds(10))));
         Command<JournalCaughtUp>(JournalAnswered);
@@ -857,6 +857,30 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         replies.FirstOrDefault(r => r.Reply is CommandFailed) is { Reply: CommandFailed f } failed
             ? replies.Count > 1 ? f with { Message = $"host {failed.Host}: {f.Message}" } : f
             : replies[0].Reply;
+
+    /// <summary>The view for `status`; a journal not known to fail is read first, so an outage shows before a change is refused.</summary>
+    private void ReplyView()
+    {
+        var view = View();
+        if (_journal.IsDown)
+        {
+            Sender.Tell(view);
+            return;
+        }
+
+        var self = Self;
+        var health = _journal;
+        JournalCheck.ProblemAsync(Context.System, PersistenceId, TimeSpan.FromSeconds(3)).PipeTo(Sender, success: problem =>
+        {
+            if (problem is null)
+            {
+                return view;
+            }
+
+            self.Tell(new JournalStillDown(problem));
+            return view with { Journal = health.Failed(problem, DateTime.UtcNow).Describe(DateTime.UtcNow) };
+        });
+    }
 
     private CoordinatorView View()
     {

@@ -12,7 +12,7 @@ public sealed record JournalHealth(DateTime? FailingSince, string? LastError, Da
     /// <summary>First probe after a failure, and the longest wait between two: PostgreSQL's return is seen within this.</summary>
     public static readonly TimeSpan FirstProbe = TimeSpan.FromMilliseconds(500);
 
-    public static readonly TimeSpan MaxProbeInterval = TimeSpan.FromSeconds(4);
+    public static readonly TimeSpan MaxProbeInterval = TimeSpan.FromSeconds(2);
 
     public static readonly JournalHealth Ok = new(null, null, null, 0);
 

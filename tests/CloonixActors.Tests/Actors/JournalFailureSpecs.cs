@@ -71,6 +71,42 @@ public sealed class JournalFailureSpecs(ITestOutputHelper output) : Akka.TestKit
     }
 
     [Fact]
+    public async Task HostAgent_status_should_show_an_outage_before_any_change_was_refused()
+    {
+        var agent = StartAgent();
+        await Send<CommandSucceeded>(agent, new AddLan("lan1"));
+        Assert.Equal("ok", await JournalOf(agent));
+
+        await FlakyJournal.SetAsync(Sys, FlakyJournal.Mode.Down);
+        Assert.StartsWith("failing since ", await JournalOf(agent), StringComparison.Ordinal);
+        Assert.StartsWith("journal unavailable: ", (await Send<CommandFailed>(agent, new AddLan("x"))).Message, StringComparison.Ordinal);
+
+        await FlakyJournal.SetAsync(Sys, FlakyJournal.Mode.Up);
+        await AwaitAssertAsync(async () => Assert.StartsWith("ok", await JournalOf(agent), StringComparison.Ordinal), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(200));
+        await Send<CommandSucceeded>(agent, new AddLan("x"));
+    }
+
+    [Fact]
+    public async Task HostAgent_should_keep_refusing_changes_on_a_full_disk_where_reads_still_work()
+    {
+        var agent = StartAgent();
+        await FlakyJournal.SetAsync(Sys, FlakyJournal.Mode.Full);
+        Assert.Equal("journal unavailable: SQLite Error 13: 'database or disk is full'; nothing changed", (await Send<CommandFailed>(agent, new AddLan("x"))).Message);
+
+        // Probes read and write: reads alone would take the journal for healthy within a second or two.
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (watch.Elapsed < TimeSpan.FromSeconds(3))
+        {
+            Assert.StartsWith("journal unavailable: ", (await Send<CommandFailed>(agent, new AddLan("x"))).Message, StringComparison.Ordinal);
+            Assert.StartsWith("failing since ", await JournalOf(agent), StringComparison.Ordinal);
+        }
+
+        await FlakyJournal.SetAsync(Sys, FlakyJournal.Mode.Up);
+        await AwaitAssertAsync(async () => Assert.StartsWith("ok", await JournalOf(agent), StringComparison.Ordinal), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(200));
+        await Send<CommandSucceeded>(agent, new AddLan("x"));
+    }
+
+    [Fact]
     public async Task HostAgent_should_fold_in_a_write_that_timed_out_but_was_stored()
     {
         var agent = StartAgent();

@@ -23,6 +23,9 @@ public sealed class FlakyJournal : MemoryJournal
         Up,
         Down,
         StoresWithoutAnswer,
+
+        /// <summary>Reads work, writes fail: a full disk.</summary>
+        Full,
     }
 
     /// <summary>This journal in an ActorSystem's configuration, as its default journal.</summary>
@@ -71,6 +74,8 @@ public sealed class FlakyJournal : MemoryJournal
         {
             case Mode.Down:
                 throw new InvalidOperationException("Failed to connect to 127.0.0.1:5432 (Connection refused)");
+            case Mode.Full:
+                throw new InvalidOperationException("SQLite Error 13: 'database or disk is full'");
             case Mode.StoresWithoutAnswer:
                 await base.WriteMessagesAsync(messages, cancellationToken);
                 await Task.Delay(Timeout.Infinite, cancellationToken); // the answer never comes: the guard's timeout rejects

@@ -104,6 +104,9 @@ internal static class MessageSamples
         new NodePlaced("n1", "host2"),
         new NodeUnplaced("n1"),
         new RegistrySnapshot(1001, [new LanRegistered("lan1", 1000), new LanSegmentAdded("lan1", "host1"), new NodePlaced("n1", "host2")]),
+
+        // persisted by the journal's write probe
+        new JournalProbed("host-host1", 1796378400000),
     }.ToDictionary(m => m.GetType());
 
     /// <summary>Every concrete type of the Protocol assembly that carries the serialization marker.</summary>
@@ -116,7 +119,7 @@ internal static class MessageSamples
 
     /// <summary>The types a journal or snapshot store holds: renaming or moving one breaks every stored lab.</summary>
     public static IReadOnlyList<Type> PersistedTypes { get; } =
-        [.. ConcreteMessageTypes.Where(t => typeof(ITopologyEvent).IsAssignableFrom(t) || typeof(IRegistryEvent).IsAssignableFrom(t) || t == typeof(TopologySnapshot) || t == typeof(LabSnapshot) || t == typeof(RegistrySnapshot))];
+        [.. ConcreteMessageTypes.Where(t => typeof(ITopologyEvent).IsAssignableFrom(t) || typeof(IRegistryEvent).IsAssignableFrom(t) || t == typeof(TopologySnapshot) || t == typeof(LabSnapshot) || t == typeof(RegistrySnapshot) || t == typeof(JournalProbed))];
 
     public static ICloonixMessage For(Type type) =>
         Samples.TryGetValue(type, out var sample)
