@@ -124,6 +124,7 @@ public sealed class TopologyFileSpecs
         { "nodes:\n  - {kind: cnt}\n", 2, "'name' is missing" },
         { "nodes: [c1]\n", 1, "a node must be a mapping" },
         { "lans: [lan1\n", 2, string.Empty },
+        { "lans: [lan7\nnodes: {", 2, "the file ends inside an unclosed list, mapping or quote" },
         { "", 1, "the file is empty" },
     };
 
