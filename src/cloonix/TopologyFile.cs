@@ -59,6 +59,11 @@ public static class TopologyFile
         {
             throw new ClientException($"{source}: line {ex.Start.Line}: {ex.InnerException?.Message ?? ex.Message}", 2);
         }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner throws this, not a YamlException, when the text ends inside a flow value.
+            throw new ClientException($"{source}: line {text.Split('\n').Length}: the file ends inside an unclosed list, mapping or quote", 2);
+        }
     }
 
     private sealed class FileError(long line, string message) : Exception(message)

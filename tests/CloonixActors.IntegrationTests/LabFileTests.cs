@@ -49,14 +49,20 @@ public sealed class LabFileTests : IDisposable
         return path;
     }
 
-    /// <summary>The desired-state fields of `ls --json`, one line per node and lan segment; ids, ports, bridges and VNIs left out.</summary>
-    private List<string> DesiredState()
+    private List<string> DesiredState() => DesiredState(_lab);
+
+    /// <summary>
+    /// The desired-state fields of `ls --json` through <paramref name="lab"/>, one line per node and lan
+    /// segment (of the names <paramref name="keep"/> accepts); ids, ports, bridges and VNIs left out.
+    /// </summary>
+    public static List<string> DesiredState(Lab lab, Func<string, bool>? keep = null)
     {
-        using var ls = _lab.Json("ls");
-        var nodes = ls.RootElement.GetProperty("nodes").EnumerateArray().Select(n =>
+        keep ??= _ => true;
+        using var ls = lab.Json("ls");
+        var nodes = ls.RootElement.GetProperty("nodes").EnumerateArray().Where(n => keep(n.GetProperty("name").GetString()!)).Select(n =>
             $"node {n.GetProperty("name")} {n.GetProperty("kind")} {n.GetProperty("host")} ram {n.GetProperty("ramMb")} cpus {n.GetProperty("cpus")} image {n.GetProperty("image")} nics " +
             string.Join(" ", n.GetProperty("nics").EnumerateArray().Select(x => $"[{x.GetProperty("index")} {x.GetProperty("kind")} {x.GetProperty("lan")} {JsonSerializer.Serialize(x.GetProperty("impairIn"))} {JsonSerializer.Serialize(x.GetProperty("impairOut"))}]")));
-        var lans = ls.RootElement.GetProperty("lans").EnumerateArray().Select(l =>
+        var lans = ls.RootElement.GetProperty("lans").EnumerateArray().Where(l => keep(l.GetProperty("name").GetString()!)).Select(l =>
             $"lan {l.GetProperty("name")} {l.GetProperty("host")} mtu {l.GetProperty("mtu")} members {string.Join(",", l.GetProperty("members").EnumerateArray().Select(m => m.GetString()))}");
         return [.. nodes, .. lans];
     }
@@ -132,5 +138,67 @@ public sealed class LabFileTests : IDisposable
         _lab.Ok("destroy", saved);
         Assert.Equal(["node extra cnt", "lan keep"], DesiredState().Select(l => string.Join(' ', l.Split(' ').Take(l.StartsWith("node", StringComparison.Ordinal) ? 3 : 2))));
         Assert.Contains("nothing to remove", _lab.Ok("destroy", saved), StringComparison.Ordinal);
+    }
+}
+
+/// <summary>The same save and redeploy over three hosts: nodes, an s nic's impairment and a member-less lan each on the host the file names.</summary>
+[Collection("dataplane")]
+public sealed class LabFileOnThreeHostsTests(ThreeHosts cluster) : IClassFixture<ThreeHosts>
+{
+    private Lab H(int i) => cluster.Labs[i - 1];
+
+    private static bool Ours(string name) => name.StartsWith('f');
+
+    [Fact]
+    public void A_lab_over_three_hosts_saved_through_one_host_deploys_again_through_another_to_the_same_listing()
+    {
+        cluster.AllUp();
+        var dir = Directory.CreateTempSubdirectory("cloonix-labfile-mh-").FullName;
+        try
+        {
+            var file = Path.Combine(dir, "lab.yaml");
+            File.WriteAllText(file, """
+                version: 1
+                lans: [fa, fb, {name: fspare, host: HOST3}]
+                nodes:
+                  - {name: f1, host: HOST1, nics: [{kind: v, lan: fa}]}
+                  - name: f2
+                    host: HOST2
+                    nics:
+                      - {kind: s, lan: fa, impair: {dir: in, delay: 10}}
+                      - {kind: v, lan: fb}
+                  - {name: f3, kind: vm, ram: 128, host: HOST3, nics: [{kind: v, lan: fb}]}
+                """.Replace("HOST1", H(1).Host, StringComparison.Ordinal).Replace("HOST2", H(2).Host, StringComparison.Ordinal).Replace("HOST3", H(3).Host, StringComparison.Ordinal));
+            H(1).Ok("deploy", file);
+            Lab.WaitUntil(() => H(1).Exec("f3", "true").ExitCode == 0, TimeSpan.FromSeconds(180), "f3's guest agent");
+            var deployed = LabFileTests.DesiredState(H(2), Ours);
+            Assert.Contains(deployed, l => l.StartsWith($"node f2 cnt {H(2).Host} ", StringComparison.Ordinal) && l.Contains("\"delayMs\":10", StringComparison.Ordinal));
+            Assert.Contains(deployed, l => l.StartsWith($"lan fspare {H(3).Host} ", StringComparison.Ordinal));
+            Assert.Equal(2, deployed.Count(l => l.StartsWith("lan fa ", StringComparison.Ordinal)));
+
+            var saved = Path.Combine(dir, "saved.yaml");
+            H(3).Ok("save", saved);
+            Assert.Contains("nothing to change", H(2).Ok("deploy", saved), StringComparison.Ordinal);
+            var mermaid = H(1).Ok("graph");
+            Assert.Contains($"subgraph host_{H(3).Host}[\"host {H(3).Host}\"]", mermaid, StringComparison.Ordinal);
+            Assert.Contains("node_f2 ---|\"eth0 s\"| lan_fa", mermaid, StringComparison.Ordinal);
+
+            H(1).Ok("purge");
+            Assert.Empty(LabFileTests.DesiredState(H(1), Ours));
+            H(2).Ok("deploy", saved);
+            Lab.WaitUntil(() => H(1).Exec("f3", "true").ExitCode == 0, TimeSpan.FromSeconds(180), "f3's guest agent");
+            Assert.Equal(deployed, LabFileTests.DesiredState(H(3), Ours));
+            H(3).Ok("destroy", saved);
+            Assert.Empty(LabFileTests.DesiredState(H(2), Ours));
+        }
+        finally
+        {
+            foreach (var name in new[] { "f1", "f2", "f3", "fa", "fb", "fspare" })
+            {
+                H(1).Cli("del", name, "--force");
+            }
+
+            Directory.Delete(dir, recursive: true);
+        }
     }
 }

@@ -124,6 +124,7 @@ public sealed class TopologyFileSpecs
         { "nodes:\n  - {kind: cnt}\n", 2, "'name' is missing" },
         { "nodes: [c1]\n", 1, "a node must be a mapping" },
         { "lans: [lan1\n", 2, string.Empty },
+        { "lans: [lan7\nnodes: {", 2, "the file ends inside an unclosed list, mapping or quote" },
         { "", 1, "the file is empty" },
     };
 
@@ -169,7 +170,7 @@ public sealed class TopologyFileSpecs
         """;
 
     [Fact]
-    public void The_readme_example_reads_as_the_readme_says()
+    public void The_readme_example_reads_and_deploys_as_the_readme_says()
     {
         var lab = TopologyFile.Parse(ReadmeExample, "lab.yaml");
 
@@ -177,5 +178,23 @@ public sealed class TopologyFileSpecs
         Assert.Equal(["vm1 vm h1 d,v,s lan1,,lan2", "c1 cnt h1 v,s lan1,lan2", "c2 cnt h2 v,v lan1,"], lab.Nodes.Select(n => $"{n.Name} {n.KindName} {n.Host} {n.NicLetters} {string.Join(',', n.Nics.Select(x => x.Lan))}"));
         Assert.Equal(new ImpairmentSpec(20, 5, 1, 100), lab.Nodes[0].Nics[2].In);
         Assert.Equal((new ImpairmentSpec(0, 0, 2, 0), new ImpairmentSpec(0, 0, 0, 50)), (lab.Nodes[1].Nics[1].In, lab.Nodes[1].Nics[1].Out));
+        Assert.Equal(
+            [
+                "add lan lan1",
+                "add lan lan2",
+                "add lan spare on host h2",
+                "add vm with nics d,v,s, ram 256 MB, cpus 1, image tiny: vm1 on host h1",
+                "add cnt with nics v,s: c1 on host h1",
+                "add cnt with nics v,v: c2 on host h2",
+                "connect vm1 0 lan1",
+                "connect vm1 2 lan2",
+                "connect c1 0 lan1",
+                "connect c1 1 lan2",
+                "connect c2 0 lan1",
+                "impair vm1 2 both: delay 20 ms jitter 5 ms loss 1 % rate 100 Mbit/s",
+                "impair c1 1 in: loss 2 %",
+                "impair c1 1 out: rate 50 Mbit/s",
+            ],
+            LabDiff.Compute(lab, LabFile.Empty).Changes.Select(c => c.ToString()));
     }
 }
