@@ -194,7 +194,9 @@ public static partial class Streams
         {
         }
 
-        subscribed.Session.Tell(PoisonPill.Instance);
+        // The session watches the receiver: stopping it ends the subscription (a PoisonPill from another
+        // process is refused by the daemon's serializers).
+        connection.System.Stop(receiver);
         return 0;
     }
 

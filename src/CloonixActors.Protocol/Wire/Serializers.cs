@@ -127,3 +127,90 @@ public sealed class RefusedRemoteDeploymentSerializer : RefusingSerializer
 
     public override int Identifier => 3;
 }
+
+/// <summary>
+/// Akka.Remote's serializer of small Akka messages (akka-misc, id 16: Identify, ActorIdentity, heartbeats,
+/// Status.Success...) without the three a peer must not send here: Status.Failure (Akka rebuilds its
+/// exception by invoking the constructor of whatever type the peer names), PoisonPill and Kill (they stop
+/// the actor before any of its code runs: any actor, /user/api included). The project sends none of them
+/// across processes; sending them still works, receiving is refused.
+/// </summary>
+public sealed class GuardedMiscMessageSerializer : SerializerWithStringManifest
+{
+    private const string StatusFailureManifest = "STF";
+    private const string PoisonPillManifest = "PP";
+    private const string KillManifest = "K";
+
+    private static readonly TimeSpan LogPeriod = TimeSpan.FromSeconds(10);
+    private readonly LogThrottle _throttle = new(LogPeriod);
+    private readonly Akka.Remote.Serialization.MiscMessageSerializer _inner;
+
+    public GuardedMiscMessageSerializer(ExtendedActorSystem system)
+        : base(system) => _inner = new Akka.Remote.Serialization.MiscMessageSerializer(system);
+
+    public GuardedMiscMessageSerializer(ExtendedActorSystem system, Config config)
+        : this(system) => _ = config;
+
+    /// <summary>Akka.Remote's id for akka-misc (fixed here: a system without remoting has no identifier config for it).</summary>
+    public override int Identifier => 16;
+
+    public override string Manifest(object o) => _inner.Manifest(o);
+
+    public override byte[] ToBinary(object obj) => _inner.ToBinary(obj);
+
+    public override object FromBinary(byte[] bytes, string manifest)
+    {
+        if (manifest is StatusFailureManifest or PoisonPillManifest or KillManifest)
+        {
+            var what = manifest switch { StatusFailureManifest => "Status.Failure", PoisonPillManifest => "PoisonPill", _ => "Kill" };
+            if (_throttle.ShouldLog(out var suppressed))
+            {
+                system.Log.Error("refused a {0} from the network: not accepted from other processes{1}", what, LogThrottle.Suffix(suppressed, LogPeriod));
+            }
+
+            throw new SerializationException($"refused: {what} is not accepted from other processes");
+        }
+
+        return _inner.FromBinary(bytes, manifest);
+    }
+}
+
+/// <summary>
+/// Akka.Remote's system-message serializer (akka-system-msg, id 22) for the death watch only (Watch,
+/// Unwatch, DeathWatchNotification). The others serve remote deployment, which is off: a Terminate, a
+/// Suspend or a Failed from a peer would stop, freeze or fail any actor of this process.
+/// </summary>
+public sealed class WatchOnlySystemMessageSerializer : Serializer
+{
+    private static readonly TimeSpan LogPeriod = TimeSpan.FromSeconds(10);
+    private readonly LogThrottle _throttle = new(LogPeriod);
+    private readonly Akka.Remote.Serialization.SystemMessageSerializer _inner;
+
+    public WatchOnlySystemMessageSerializer(ExtendedActorSystem system)
+        : base(system) => _inner = new Akka.Remote.Serialization.SystemMessageSerializer(system);
+
+    public WatchOnlySystemMessageSerializer(ExtendedActorSystem system, Config config)
+        : this(system) => _ = config;
+
+    /// <summary>Akka.Remote's id for akka-system-msg (fixed here, as for akka-misc).</summary>
+    public override int Identifier => 22;
+
+    public override bool IncludeManifest => _inner.IncludeManifest;
+
+    public override byte[] ToBinary(object obj) => _inner.ToBinary(obj);
+
+    public override object FromBinary(byte[] bytes, Type type)
+    {
+        if (type == typeof(Akka.Dispatch.SysMsg.Watch) || type == typeof(Akka.Dispatch.SysMsg.Unwatch) || type == typeof(Akka.Dispatch.SysMsg.DeathWatchNotification))
+        {
+            return _inner.FromBinary(bytes, type);
+        }
+
+        if (_throttle.ShouldLog(out var suppressed))
+        {
+            system.Log.Error("refused a system message {0} from the network: only the death watch is accepted{1}", type?.Name ?? "without a type", LogThrottle.Suffix(suppressed, LogPeriod));
+        }
+
+        throw new SerializationException($"refused: system message {type?.Name ?? "without a type"} is not accepted from other processes");
+    }
+}

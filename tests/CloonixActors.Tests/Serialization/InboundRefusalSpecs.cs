@@ -168,6 +168,46 @@ public sealed class InboundRefusalSpecs(ITestOutputHelper output) : Akka.TestKit
     }
 
     [Fact]
+    public async Task Status_Failure_PoisonPill_Kill_and_system_messages_other_than_the_death_watch_are_refused()
+    {
+        using var plain = ActorSystem.Create("plain-misc", RemoteConfig);
+        try
+        {
+            foreach (var message in new object[] { new Status.Failure(new InvalidOperationException("x")), PoisonPill.Instance, Kill.Instance, new Akka.Dispatch.SysMsg.Terminate() })
+            {
+                var (bytes, id, manifest) = Wire(plain, message);
+                Assert.IsType(message.GetType(), plain.Serialization.Deserialize(bytes, id, manifest)); // control: built by default
+
+                var ex = Assert.Throws<SerializationException>(() => Sys.Serialization.Deserialize(bytes, id, manifest));
+
+                Assert.Contains("not accepted from other processes", ex.Message, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            await plain.Terminate();
+        }
+    }
+
+    [Fact]
+    public void What_remoting_and_the_death_watch_need_still_passes()
+    {
+        var watcher = (IInternalActorRef)TestActor;
+        foreach (var message in new object[] { new Identify(7), new ActorIdentity(7, TestActor), new Status.Success("ok"), new Akka.Dispatch.SysMsg.Watch(watcher, watcher), new Akka.Dispatch.SysMsg.Unwatch(watcher, watcher) })
+        {
+            var (bytes, id, manifest) = Wire(Sys, message);
+
+            Assert.IsType(message.GetType(), Sys.Serialization.Deserialize(bytes, id, manifest));
+        }
+    }
+
+    private static (byte[] Bytes, int Id, string Manifest) Wire(ActorSystem system, object message)
+    {
+        var serializer = system.Serialization.FindSerializerFor(message);
+        return (serializer.ToBinary(message), serializer.Identifier, Akka.Serialization.Serialization.ManifestFor(serializer, message));
+    }
+
+    [Fact]
     public void Nothing_is_sent_with_the_refused_serializers()
     {
         Assert.Throws<SerializationException>(() => Sys.Serialization.FindSerializerForType(typeof(JsonCanary)).ToBinary(new JsonCanary { Text = "x" }));
