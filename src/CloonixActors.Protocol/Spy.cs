@@ -14,10 +14,17 @@ public interface ISpyCommand : IClientCommand
     int Nic { get; }
 }
 
-/// <summary>Start copying the nic's frames, both directions, as pcap bytes to <paramref name="Receiver"/>.</summary>
-public sealed record StartCapture(string Node, int Nic, IActorRef Receiver) : ISpyCommand;
+/// <summary>
+/// Start copying the nic's frames, both directions, as pcap bytes to <paramref name="Receiver"/>.
+/// <paramref name="Reader"/> is the client's own actor when <paramref name="Receiver"/> is a host's proxy
+/// for it (set by the host the client reached): the only sender whose acknowledgements and stop count.
+/// </summary>
+public sealed record StartCapture(string Node, int Nic, IActorRef Receiver, IActorRef? Reader = null) : ISpyCommand;
 
-/// <summary>The capture runs; <paramref name="Session"/> takes <see cref="CaptureAck"/> and <see cref="StopCapture"/>.</summary>
+/// <summary>
+/// The capture runs; <paramref name="Session"/> takes <see cref="CaptureAck"/> and <see cref="StopCapture"/>,
+/// sent with the reader as their sender.
+/// </summary>
 public sealed record CaptureStarted(string Node, int Nic, IActorRef Session) : IClientReply;
 
 /// <summary>The next piece of the pcap stream (the first one starts with the pcap file header).</summary>

@@ -7,13 +7,24 @@ namespace CloonixActors.Cli;
 
 /// <summary>
 /// The client's end of a stream (a capture or the event feed): an actor of the client's system that the
-/// cluster sends to directly, which hands every message to the command's loop through a channel.
+/// cluster sends to directly, which hands every message, with its sender, to the command's loop through a
+/// channel. The loop takes only what comes from the actor the cluster named for the stream (see <see cref="Delivery.IsFrom"/>).
 /// </summary>
 public sealed class StreamReceiver : ReceiveActor
 {
-    public StreamReceiver(ChannelWriter<object> writer) => ReceiveAny(m => writer.TryWrite(m));
+    public StreamReceiver(ChannelWriter<object> writer) => ReceiveAny(m => writer.TryWrite(new Delivery(m, Sender)));
 
     public static Props Props(ChannelWriter<object> writer) => Akka.Actor.Props.Create(() => new StreamReceiver(writer));
+}
+
+/// <summary>One message of a stream and who sent it.</summary>
+public sealed record Delivery(object Message, IActorRef Sender)
+{
+    /// <summary>
+    /// Sent from the host that serves the stream: the address of the session the cluster answered with.
+    /// Anyone who reaches the client's port could otherwise write into its pcap stream or its events.
+    /// </summary>
+    public bool IsFrom(IActorRef session) => !Sender.IsNobody() && Sender.Path.Address == session.Path.Address;
 }
 
 /// <summary>
@@ -81,7 +92,7 @@ public static partial class Streams
             output = await Task.Run(openOutput, stop.Token).ConfigureAwait(false);
             while (!stop.Token.IsCancellationRequested)
             {
-                var next = await ReadAsync(channel.Reader, KeepAlive, stop.Token).ConfigureAwait(false);
+                var next = From(session, await ReadAsync(channel.Reader, KeepAlive, stop.Token).ConfigureAwait(false));
                 switch (next)
                 {
                     case CaptureChunk chunk:
@@ -95,7 +106,7 @@ public static partial class Streams
                         return 1;
                 }
 
-                session.Tell(new CaptureAck(written));
+                session.Tell(new CaptureAck(written), receiver);
             }
         }
         catch (OperationCanceledException)
@@ -108,13 +119,13 @@ public static partial class Streams
         }
 
         // Stop, then take the last chunks and the summary; after a stop the summary always follows them.
-        session.Tell(new StopCapture());
+        session.Tell(new StopCapture(), receiver);
         using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(15));
         try
         {
             while (true)
             {
-                var next = await ReadAsync(channel.Reader, KeepAlive, drain.Token).ConfigureAwait(false);
+                var next = From(session, await ReadAsync(channel.Reader, KeepAlive, drain.Token).ConfigureAwait(false));
                 if (next is CaptureChunk chunk)
                 {
                     if (!readerGone && output is not null)
@@ -130,7 +141,7 @@ public static partial class Streams
                         }
                     }
 
-                    session.Tell(new CaptureAck(chunk.Sequence));
+                    session.Tell(new CaptureAck(chunk.Sequence), receiver);
                 }
                 else if (next is CaptureStopped ended)
                 {
@@ -175,22 +186,28 @@ public static partial class Streams
         {
             while (count <= 0 || seen < count)
             {
-                if (await ReadAsync(channel.Reader, KeepAlive, stop.Token).ConfigureAwait(false) is NicTraffic t)
+                if (From(subscribed.Session, await ReadAsync(channel.Reader, KeepAlive, stop.Token).ConfigureAwait(false)) is NicTraffic t)
                 {
                     seen++;
                     Console.WriteLine(json ? Output.TrafficJson(t) : Output.Traffic(t));
                 }
 
-                subscribed.Session.Tell(new EventsKeepAlive());
+                subscribed.Session.Tell(new EventsKeepAlive(), receiver);
             }
         }
         catch (OperationCanceledException)
         {
         }
 
-        subscribed.Session.Tell(PoisonPill.Instance);
+        // The session watches the receiver: stopping it ends the subscription (a PoisonPill from another
+        // process is refused by the daemon's serializers).
+        connection.System.Stop(receiver);
         return 0;
     }
+
+    /// <summary>The message of a delivery from the stream's host; null for anything else (dropped).</summary>
+    private static object? From(IActorRef session, object? next) =>
+        next is Delivery d && d.IsFrom(session) ? d.Message : null;
 
     /// <summary>The next message, or null after <paramref name="wait"/> (time for a keep-alive).</summary>
     private static async Task<object?> ReadAsync(ChannelReader<object> reader, TimeSpan wait, CancellationToken token)

@@ -4,6 +4,7 @@ using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using CloonixActors.Protocol;
+using CloonixActors.Protocol.Wire;
 
 namespace CloonixActors.Host.Actors;
 
@@ -15,20 +16,31 @@ namespace CloonixActors.Host.Actors;
 /// </summary>
 public sealed class ApiActor : ReceiveActor
 {
+    /// <summary>At most one wrong-secret warning per period, with the count of the ones left out.</summary>
+    public static readonly TimeSpan WrongSecretLogPeriod = TimeSpan.FromSeconds(10);
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly LogThrottle _wrongSecrets;
 
-    public static Props Props(string secret, IActorRef hostAgent, IActorRef? coordinator = null, string hostName = "") =>
-        Akka.Actor.Props.Create(() => new ApiActor(secret, hostAgent, coordinator, hostName));
+    /// <param name="clock">The time source of the wrong-secret log throttle (tests); the UTC clock by default.</param>
+    public static Props Props(string secret, IActorRef hostAgent, IActorRef? coordinator = null, string hostName = "", Func<DateTime>? clock = null) =>
+        Akka.Actor.Props.Create(() => new ApiActor(secret, hostAgent, coordinator, hostName, clock));
 
-    public ApiActor(string secret, IActorRef hostAgent, IActorRef? coordinator, string hostName)
+    public ApiActor(string secret, IActorRef hostAgent, IActorRef? coordinator, string hostName, Func<DateTime>? clock)
     {
+        _wrongSecrets = new LogThrottle(WrongSecretLogPeriod, clock);
         var expected = Encoding.UTF8.GetBytes(secret);
         Receive<ClientRequest>(request =>
         {
             var given = Encoding.UTF8.GetBytes(request.Secret ?? string.Empty);
             if (!CryptographicOperations.FixedTimeEquals(given, expected))
             {
-                _log.Warning("refused a request with a wrong secret from {0}", Sender.Path.Address);
+                // A flood of wrong secrets costs the log one line per period.
+                if (_wrongSecrets.ShouldLog(out var suppressed))
+                {
+                    _log.Warning("refused a request with a wrong secret from {0}{1}", Sender.Path.Address, LogThrottle.Suffix(suppressed, WrongSecretLogPeriod));
+                }
+
                 Sender.Tell(new CommandFailed(ErrorCode.Unauthorized, "wrong secret: use the secret file of the cluster (--secret-file or --state-dir)"));
                 return;
             }
@@ -58,8 +70,9 @@ public sealed class ApiActor : ReceiveActor
             {
                 // The relay may run on another host, which may not reach the client: the pcap chunks come
                 // back through this host, which the client reached (and whose connection it answers on).
+                // The session takes acknowledgements and the stop from the client's own actor only (Reader).
                 var proxy = Context.ActorOf(StreamProxy.Props(receiver), $"capture-{Guid.NewGuid():N}");
-                command = capture with { Receiver = proxy };
+                command = capture with { Receiver = proxy, Reader = receiver };
             }
 
             switch (command)
@@ -107,14 +120,24 @@ public sealed class ApiActor : ReceiveActor
 public sealed class EventsSession : ReceiveActor, IWithTimers
 {
     private static readonly TimeSpan Silence = TimeSpan.FromSeconds(10);
+    private readonly MemberGate _gate = new(Context);
+    private readonly IActorRef _receiver;
     private DateTime _heard = DateTime.UtcNow;
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>
+    /// Traffic only from the cluster's hosts (through the pub-sub mediator, which passes the publishing
+    /// relay on as the sender); keep-alives only from the client's receiver (its sender).
+    /// </summary>
+    protected override bool AroundReceive(Receive receive, object message) =>
+        (message is EventsKeepAlive ? !Sender.Equals(_receiver) : _gate.Refuses(message, Sender)) || base.AroundReceive(receive, message);
 
     public static Props Props(IActorRef receiver) => Akka.Actor.Props.Create(() => new EventsSession(receiver));
 
     public EventsSession(IActorRef receiver)
     {
+        _receiver = receiver;
         Context.Watch(receiver);
         Receive<NicTraffic>(t => receiver.Tell(t));
         Receive<SubscribeAck>(_ => { });
@@ -144,6 +167,11 @@ public sealed class EventsSession : ReceiveActor, IWithTimers
 /// </summary>
 public sealed class StreamProxy : ReceiveActor
 {
+    private readonly MemberGate _gate = new(Context);
+
+    /// <summary>The stream only from the cluster's hosts: a stranger's chunks never reach the client.</summary>
+    protected override bool AroundReceive(Receive receive, object message) => _gate.Refuses(message, Sender) || base.AroundReceive(receive, message);
+
     public static Props Props(IActorRef receiver) => Akka.Actor.Props.Create(() => new StreamProxy(receiver));
 
     public StreamProxy(IActorRef receiver)

@@ -24,6 +24,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
     private readonly RelayFactory? _relays;
     // Impairments that arrived before the relays existed, applied when they start.
     private readonly Dictionary<int, ApplyImpairment> _impairments = [];
+    private readonly MemberGate _gate = new(Context);
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<IActorRef> _waiting = [];
     private bool _ready;
@@ -32,6 +33,9 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
     private Teardown? _pendingTeardown;
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>The project's messages only from this process or the cluster's members (see <see cref="MemberGate"/>).</summary>
+    protected override bool AroundReceive(Receive receive, object message) => _gate.Refuses(message, Sender) || base.AroundReceive(receive, message);
 
     public static Props Props(NodeSpec node, string host, IContainerPlane plane, IActorRef? replyTo, RelayFactory? relays = null) =>
         Akka.Actor.Props.Create(() => new ContainerActor(node, host, plane, replyTo, relays));

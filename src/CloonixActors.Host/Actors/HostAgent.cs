@@ -50,6 +50,7 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
 
     private readonly HostSettings _settings;
     private readonly HostPlane _plane;
+    private readonly MemberGate _gate = new(Context);
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly DateTime _started = DateTime.UtcNow;
     private readonly Dictionary<string, IActorRef> _lans = new(StringComparer.Ordinal);
@@ -70,6 +71,9 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
     private bool _writeRejected;
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>The project's messages only from this process or the cluster's members (see <see cref="MemberGate"/>).</summary>
+    protected override bool AroundReceive(Receive receive, object message) => _gate.Refuses(message, Sender) || base.AroundReceive(receive, message);
 
     private TunnelSettings Tunnel => _plane.Tunnel ?? TunnelSettings.None;
 

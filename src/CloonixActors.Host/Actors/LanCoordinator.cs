@@ -6,6 +6,7 @@ using Akka.Persistence;
 using CloonixActors.Domain;
 using CloonixActors.Host.Persistence;
 using CloonixActors.Protocol;
+using CloonixActors.Protocol.Wire;
 
 namespace CloonixActors.Host.Actors;
 
@@ -33,6 +34,8 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
     private static readonly TimeSpan AdoptQuiet = TimeSpan.FromSeconds(2);
 
     private readonly CoordinatorSettings _settings;
+    private readonly MemberGate _gate = new(Context);
+    private readonly LogThrottle _spoofedHellos = new(HelloLost);
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, HostLink> _hosts = new(StringComparer.Ordinal);
     private readonly Cluster _cluster = Cluster.Get(Context.System);
@@ -52,6 +55,9 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
     private bool _writeRejected;
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>The project's messages only from this process or the cluster's members (see <see cref="MemberGate"/>).</summary>
+    protected override bool AroundReceive(Receive receive, object message) => _gate.Refuses(message, Sender) || base.AroundReceive(receive, message);
 
     public override string PersistenceId => $"{Id}-{_settings.ClusterId}";
 
@@ -189,6 +195,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
             UpdateLive();
         });
         Command<ClusterEvent.IMemberEvent>(_ => { });
+        Command<IClientReply>(_ => { }); // the answers to a roll-back's deletions
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f => _log.Warning("coordinator snapshot failed: {0}", f.Cause.Message));
         Command<DeleteSnapshotsSuccess>(_ => { });
@@ -287,14 +294,27 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
             return;
         }
 
-        if (!_hosts.TryGetValue(hello.Host, out var link))
+        var address = Sender.Path.Address.HasGlobalScope ? Sender.Path.Address : _cluster.SelfAddress;
+        if (_hosts.TryGetValue(hello.Host, out var link) && link.Address is { } bound && bound != address && _gate.IsMember(bound))
+        {
+            // A host's name belongs to the member that first reported under it, as long as that member is in
+            // the cluster: another address claiming it would get the host's commands and rewrite its nodes.
+            if (_spoofedHellos.ShouldLog(out var suppressed))
+            {
+                _log.Warning("refused a hello for host {0} from {1}: that host is member {2}{3}", hello.Host, address, bound, LogThrottle.Suffix(suppressed, HelloLost));
+            }
+
+            return;
+        }
+
+        if (link is null)
         {
             link = new HostLink(hello.Host);
             _hosts[hello.Host] = link;
         }
 
         link.Agent = Sender;
-        link.Address = Sender.Path.Address.HasGlobalScope ? Sender.Path.Address : _cluster.SelfAddress;
+        link.Address = address;
         link.TunnelAddress = hello.TunnelAddress ?? string.Empty;
         link.LastHello = DateTime.UtcNow;
         link.Reachable = true;
@@ -698,18 +718,20 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
                 .Concat(newLans.Select(l => (IRegistryEvent)new LanUnregistered(l)))
                 .ToList();
             var agents = replies.Where(r => !failed.Contains(r.Host) && _hosts.ContainsKey(r.Host)).Select(r => (r.Host, _hosts[r.Host].Agent)).ToList();
+            // With a sender (their answers are dropped here): an agent refuses what comes without one (MemberGate).
+            var self = Self;
             void RollBack()
             {
                 foreach (var (host, agent) in agents)
                 {
                     foreach (var node in placed.Where(p => p.Value == host).Select(p => p.Key))
                     {
-                        agent.Tell(new DeleteObject(node, Force: true), ActorRefs.NoSender);
+                        agent.Tell(new DeleteObject(node, Force: true), self);
                     }
 
                     foreach (var lan in newSegments.Where(s => s.Host == host).Select(s => s.Lan))
                     {
-                        agent.Tell(new DeleteObject(lan, Force: true), ActorRefs.NoSender);
+                        agent.Tell(new DeleteObject(lan, Force: true), self);
                     }
                 }
             }

@@ -44,6 +44,7 @@ public sealed class SpyActor : ReceiveActor, IWithTimers
     private readonly RelayNode _nodeSide;
     private readonly RelayFactory _factory;
     private readonly IActorRef? _publishTo;
+    private readonly MemberGate _gate = new(Context);
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private IRelay? _relay;
     // Counters of relays that died, so the published totals never go back.
@@ -56,6 +57,9 @@ public sealed class SpyActor : ReceiveActor, IWithTimers
     private Capture? _capture;
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>The project's messages only from this process or the cluster's members (see <see cref="MemberGate"/>).</summary>
+    protected override bool AroundReceive(Receive receive, object message) => _gate.Refuses(message, Sender) || base.AroundReceive(receive, message);
 
     /// <param name="publishTo">Where the traffic events go; null: the cluster's pub-sub mediator (tests give a probe).</param>
     public static Props Props(string host, NodeSpec node, int nic, RelayNode nodeSide, RelayFactory factory, IActorRef? publishTo = null) =>
@@ -238,7 +242,7 @@ public sealed class SpyActor : ReceiveActor, IWithTimers
         var self = Self;
         var stream = new CaptureStream((seq, bytes) => receiver.Tell(new CaptureChunk(seq, bytes), self), window: 16, stallTimeout: TimeSpan.FromSeconds(10));
         var sink = new PcapSink(stream);
-        var session = Context.ActorOf(CaptureSession.Props(stream, receiver), $"capture-{Guid.NewGuid():N}");
+        var session = Context.ActorOf(CaptureSession.Props(stream, receiver, start.Reader ?? receiver), $"capture-{Guid.NewGuid():N}");
         var at = _relay?.SwapCapture(sink) ?? Totals();
         _capture = new Capture(receiver, session, sink, stream, _carried + at);
         _log.Info("{0}: capture started for {1}", Nic, receiver.Path);
@@ -292,15 +296,22 @@ public sealed record CaptureSessionEnded(string Reason);
 public sealed class CaptureSession : ReceiveActor, IWithTimers
 {
     private static readonly TimeSpan Silence = TimeSpan.FromSeconds(10);
+    private readonly IActorRef _reader;
     private DateTime _heard = DateTime.UtcNow;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(CaptureStream stream, IActorRef receiver) =>
-        Akka.Actor.Props.Create(() => new CaptureSession(stream, receiver));
+    /// <param name="reader">The only sender whose acknowledgements and stop count: the client's actor that reads the stream.</param>
+    public static Props Props(CaptureStream stream, IActorRef receiver, IActorRef reader) =>
+        Akka.Actor.Props.Create(() => new CaptureSession(stream, receiver, reader));
 
-    public CaptureSession(CaptureStream stream, IActorRef receiver)
+    /// <summary>Acknowledgements and the stop only from the reader: anyone else could stall or end the capture.</summary>
+    protected override bool AroundReceive(Receive receive, object message) =>
+        (message is CaptureAck or StopCapture && !Sender.Equals(_reader)) || base.AroundReceive(receive, message);
+
+    public CaptureSession(CaptureStream stream, IActorRef receiver, IActorRef reader)
     {
+        _reader = reader;
         Context.Watch(receiver);
         Receive<CaptureAck>(a =>
         {

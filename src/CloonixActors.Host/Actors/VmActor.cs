@@ -36,6 +36,7 @@ public sealed class VmActor : ReceiveActor, IWithTimers
     private readonly NodeSpec _node;
     private readonly IVmPlane _plane;
     private readonly VmEnvironment _env;
+    private readonly MemberGate _gate = new(Context);
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<IActorRef> _waiting = [];
     private readonly Stopwatch _sinceLaunch = new();
@@ -48,6 +49,9 @@ public sealed class VmActor : ReceiveActor, IWithTimers
     private Teardown? _pendingTeardown;
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>The project's messages only from this process or the cluster's members (see <see cref="MemberGate"/>).</summary>
+    protected override bool AroundReceive(Receive receive, object message) => _gate.Refuses(message, Sender) || base.AroundReceive(receive, message);
 
     public static Props Props(NodeSpec node, IVmPlane plane, VmEnvironment env, IActorRef? replyTo) =>
         Akka.Actor.Props.Create(() => new VmActor(node, plane, env, replyTo));

@@ -35,6 +35,48 @@ public sealed class ApiActorSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit
     }
 
     [Fact]
+    public async Task ApiActor_should_log_a_flood_of_wrong_secrets_as_one_line_per_period_with_a_count()
+    {
+        var now = new DateTime(2026, 12, 4, 12, 0, 0, DateTimeKind.Utc);
+        var agent = CreateTestProbe("flood-agent");
+        var api = Sys.ActorOf(ApiActor.Props(Secret, agent, clock: () => now), "api-flood");
+
+        // Fifty wrong secrets within one period: every one refused, one warning.
+        await EventFilter.Warning(contains: "wrong secret").ExpectOneAsync(async () =>
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                api.Tell(new ClientRequest($"guess{i}", new ListTopology()));
+                Assert.Equal(ErrorCode.Unauthorized, (await ExpectMsgAsync<CommandFailed>()).Code);
+            }
+        });
+
+        // The next period's first one says how many were left out.
+        now += ApiActor.WrongSecretLogPeriod;
+        await EventFilter.Warning(contains: "49 more like it").ExpectOneAsync(async () =>
+        {
+            api.Tell(new ClientRequest("guess", new ListTopology()));
+            await ExpectMsgAsync<CommandFailed>();
+        });
+        await agent.ExpectNoMsgAsync(Quiet);
+    }
+
+    [Fact]
+    public async Task ApiActor_should_give_a_capture_a_proxy_as_receiver_and_the_client_as_its_only_reader()
+    {
+        var (api, agent) = StartApi();
+        var client = CreateTestProbe("reader");
+
+        api.Tell(new ClientRequest(Secret, new StartCapture("vm1", 0, client.Ref)));
+
+        var start = await agent.ExpectMsgAsync<StartCapture>();
+        Assert.NotEqual(client.Ref, start.Receiver);
+        Assert.Equal(client.Ref, start.Reader);
+        start.Receiver.Tell(new CaptureChunk(1, [7]));
+        Assert.Equal([7], (await client.ExpectMsgAsync<CaptureChunk>()).Data);
+    }
+
+    [Fact]
     public async Task ApiActor_should_refuse_a_missing_secret()
     {
         var (api, agent) = StartApi();

@@ -92,6 +92,28 @@ public sealed class SpyActorSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit
     }
 
     [Fact]
+    public void A_capture_takes_its_stop_and_acknowledgements_from_its_reader_only()
+    {
+        var (spy, parent, _) = Start();
+        parent.ExpectMsg<NodeReady>();
+        var relay = Relay(0);
+        var receiver = CreateTestProbe();
+        var reader = CreateTestProbe();
+        spy.Tell(new StartCapture("vm1", 0, receiver.Ref, reader.Ref));
+        var started = ExpectMsg<CaptureStarted>();
+
+        // Someone else (here: the test, and the proxy that receives the stream) stops it: nothing happens.
+        started.Session.Tell(new StopCapture(), TestActor);
+        started.Session.Tell(new StopCapture(), receiver.Ref);
+        receiver.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+        Assert.NotNull(relay.Capture);
+
+        started.Session.Tell(new StopCapture(), reader.Ref);
+        receiver.FishForMessage<CaptureStopped>(_ => true, TimeSpan.FromSeconds(5));
+        Assert.Null(relay.Capture);
+    }
+
+    [Fact]
     public void A_capture_goes_to_the_receiver_and_its_summary_counts_what_the_relay_saw_meanwhile()
     {
         var (spy, parent, _) = Start();
@@ -108,7 +130,7 @@ public sealed class SpyActorSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit
         spy.Tell(new StartCapture("vm1", 0, receiver.Ref));
         Assert.Contains("already being captured", ExpectMsg<CommandFailed>().Message, StringComparison.Ordinal);
 
-        started.Session.Tell(new StopCapture());
+        started.Session.Tell(new StopCapture(), receiver.Ref);
         var header = receiver.ExpectMsg<CaptureChunk>();
         Assert.Equal(1, header.Sequence);
         var stopped = receiver.FishForMessage<CaptureStopped>(_ => true, TimeSpan.FromSeconds(5));

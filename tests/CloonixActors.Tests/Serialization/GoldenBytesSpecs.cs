@@ -1,4 +1,5 @@
 using Akka.Serialization;
+using CloonixActors.Protocol.Wire;
 using Xunit.Abstractions;
 
 namespace CloonixActors.Tests.Serialization;
@@ -26,7 +27,7 @@ public sealed class GoldenBytesSpecs(ITestOutputHelper output) : Akka.TestKit.Xu
     public void Golden_bytes_of_every_persisted_type_deserialize_to_its_sample(Type type)
     {
         var sample = MessageSamples.For(type);
-        var serializer = Assert.IsType<HyperionSerializer>(Sys.Serialization.FindSerializerFor(sample));
+        var serializer = Assert.IsType<ProtocolHyperionSerializer>(Sys.Serialization.FindSerializerFor(sample));
         var file = GoldenFile(type);
         var update = Environment.GetEnvironmentVariable(UpdateVariable);
         if (update == "all" || (update == "1" && !File.Exists(file)))

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Serialization;
 using CloonixActors.Protocol;
+using CloonixActors.Protocol.Wire;
 using Xunit.Abstractions;
 
 namespace CloonixActors.Tests.Serialization;
@@ -44,8 +45,8 @@ public sealed class SerializationSpecs(ITestOutputHelper output) : Akka.TestKit.
     [MemberData(nameof(MessageTypes))]
     public void Every_message_type_is_bound_to_Hyperion(Type type)
     {
-        Assert.IsType<HyperionSerializer>(Sys.Serialization.FindSerializerForType(type));
-        Assert.IsType<HyperionSerializer>(Sys.Serialization.FindSerializerFor(MessageSamples.For(type)));
+        Assert.IsType<ProtocolHyperionSerializer>(Sys.Serialization.FindSerializerForType(type));
+        Assert.IsType<ProtocolHyperionSerializer>(Sys.Serialization.FindSerializerFor(MessageSamples.For(type)));
     }
 
     [Theory]

@@ -1,0 +1,42 @@
+namespace CloonixActors.Protocol.Wire;
+
+/// <summary>
+/// Lets one log line through per <paramref name="period"/> and counts the ones it holds back, so a flood of
+/// refused input (wrong secrets, foreign payloads, spoofed senders) costs the log one line per period.
+/// Thread-safe: serializers call it from remoting threads.
+/// </summary>
+/// <param name="clock">The time source (tests give a fake one); the UTC clock by default.</param>
+public sealed class LogThrottle(TimeSpan period, Func<DateTime>? clock = null)
+{
+    private readonly Func<DateTime> _clock = clock ?? (() => DateTime.UtcNow);
+    private readonly Lock _lock = new();
+    private DateTime _last = DateTime.MinValue;
+    private int _held;
+
+    /// <summary>
+    /// True when this event may be logged now; <paramref name="suppressed"/> is then how many were held
+    /// back since the last line. False: the event is only counted.
+    /// </summary>
+    public bool ShouldLog(out int suppressed)
+    {
+        lock (_lock)
+        {
+            var now = _clock();
+            if (now - _last < period)
+            {
+                _held++;
+                suppressed = 0;
+                return false;
+            }
+
+            _last = now;
+            suppressed = _held;
+            _held = 0;
+            return true;
+        }
+    }
+
+    /// <summary>" (N more like it in the last period)" after a line that stands for held-back ones, else "".</summary>
+    public static string Suffix(int suppressed, TimeSpan period) =>
+        suppressed == 0 ? string.Empty : $" ({suppressed} more like it not logged in the last {period.TotalSeconds:0} s)";
+}
