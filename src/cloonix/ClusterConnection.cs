@@ -1,9 +1,12 @@
 using System.Collections.Immutable;
 using System.Net.Sockets;
 using Akka.Actor;
+using Akka.Actor.Setup;
 using Akka.Cluster.Tools.Client;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Configuration;
+using CloonixActors.Host;
+using CloonixActors.Host.Security;
 using CloonixActors.Protocol;
 
 namespace CloonixActors.Cli;
@@ -30,7 +33,8 @@ public sealed class ClusterConnection : IAsyncDisposable
         _secret = secret;
     }
 
-    public static async Task<ClusterConnection> OpenAsync(string contact, string secret)
+    /// <param name="tlsDir">Where client.crt, client.key and ca.crt are: the client's remoting is mutual TLS like the members'.</param>
+    public static async Task<ClusterConnection> OpenAsync(string contact, string secret, string tlsDir)
     {
         var colon = contact.LastIndexOf(':');
         if (colon <= 0 || !int.TryParse(contact[(colon + 1)..], out var port) || port is < 1 or > 65535)
@@ -52,14 +56,39 @@ public sealed class ClusterConnection : IAsyncDisposable
             }
         }
 
-        RemotingWorkarounds.PinDotNettyMachineId();
         var dir = Path.Combine(AppContext.BaseDirectory, "hocon");
         var config = ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(dir, "client.conf")))
             .WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(dir, "base.conf"))))
             // ClusterClient.Send travels as a pub-sub message: its serializer binding lives in this config.
             .WithFallback(DistributedPubSub.DefaultConfig());
-        var system = ActorSystem.Create("cloonix-cli", config);
-        var contacts = ImmutableHashSet.Create(ActorPath.Parse($"akka.tcp://cloonix@{host}:{port}/system/receptionist"));
+        // CLOONIX_TLS=off only measures what TLS costs (bench/tls.py), against a daemon with TLS off too.
+        if (Environment.GetEnvironmentVariable("CLOONIX_TLS") == "off")
+        {
+            config = ConfigurationFactory.ParseString("akka.remote.dot-netty.tcp.enable-ssl = off").WithFallback(config);
+        }
+
+        var tls = HostingExtensions.TlsEnabled(config);
+        var setup = BootstrapSetup.Create().WithConfig(config);
+        var systemSetup = ActorSystemSetup.Create(setup);
+        if (tls)
+        {
+            TlsIdentity identity;
+            try
+            {
+                identity = ClusterCertificates.Load(tlsDir, ClusterCertificates.ClientRole);
+            }
+            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+            {
+                throw new ClientException($"{ex.Message} (use --state-dir or --tls-dir)", 2);
+            }
+
+            systemSetup = setup.And(ClusterCertificates.SslSetup(identity));
+        }
+
+        RemotingWorkarounds.PinDotNettyMachineId();
+        var system = ActorSystem.Create("cloonix-cli", systemSetup);
+        var scheme = tls ? "akka.ssl.tcp" : "akka.tcp";
+        var contacts = ImmutableHashSet.Create(ActorPath.Parse($"{scheme}://cloonix@{host}:{port}/system/receptionist"));
         var client = system.ActorOf(ClusterClient.Props(ClusterClientSettings.Create(system).WithInitialContacts(contacts)), "client");
         return new ClusterConnection(system, client, secret);
     }
