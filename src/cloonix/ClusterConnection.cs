@@ -1,10 +1,10 @@
 using System.Collections.Immutable;
-using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Actor.Setup;
 using Akka.Cluster.Tools.Client;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Configuration;
+using Akka.Remote;
 using CloonixActors.Host;
 using CloonixActors.Host.Security;
 using CloonixActors.Protocol;
@@ -25,12 +25,16 @@ public sealed class ClusterConnection : IAsyncDisposable
     private readonly ActorSystem _system;
     private readonly IActorRef _client;
     private readonly string _secret;
+    private readonly string _contact;
+    private readonly Task<string> _unreachable;
 
-    private ClusterConnection(ActorSystem system, IActorRef client, string secret)
+    private ClusterConnection(ActorSystem system, IActorRef client, string secret, string contact, Task<string> unreachable)
     {
         _system = system;
         _client = client;
         _secret = secret;
+        _contact = contact;
+        _unreachable = unreachable;
     }
 
     /// <param name="tlsDir">Where client.crt, client.key and ca.crt are: the client's remoting is mutual TLS like the members'.</param>
@@ -43,19 +47,6 @@ public sealed class ClusterConnection : IAsyncDisposable
         }
 
         var host = contact[..colon];
-        // Fail in a second when nothing listens, instead of letting ClusterClient retry until the timeout.
-        using (var probe = new TcpClient())
-        {
-            try
-            {
-                await probe.ConnectAsync(host, port).WaitAsync(TimeSpan.FromSeconds(3)).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is SocketException or TimeoutException)
-            {
-                throw new ClientException($"cannot reach cloonixd at {contact}: {ex.Message}", 3);
-            }
-        }
-
         var dir = Path.Combine(AppContext.BaseDirectory, "hocon");
         var config = ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(dir, "client.conf")))
             .WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(dir, "base.conf"))))
@@ -89,8 +80,13 @@ public sealed class ClusterConnection : IAsyncDisposable
         var system = ActorSystem.Create("cloonix-cli", systemSetup);
         var scheme = tls ? "akka.ssl.tcp" : "akka.tcp";
         var contacts = ImmutableHashSet.Create(ActorPath.Parse($"{scheme}://cloonix@{host}:{port}/system/receptionist"));
+        // Fail as soon as remoting cannot associate with the contact (nothing listens, or it refused this
+        // client's certificate), instead of letting ClusterClient retry until the timeout. The transport's
+        // own events tell: a plain TCP probe would show up in the daemon's log as a failed TLS handshake.
+        var unreachable = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        system.ActorOf(AssociationWatcher.Props(host, port, unreachable), "association-watcher");
         var client = system.ActorOf(ClusterClient.Props(ClusterClientSettings.Create(system).WithInitialContacts(contacts)), "client");
-        return new ClusterConnection(system, client, secret);
+        return new ClusterConnection(system, client, secret, contact, unreachable.Task);
     }
 
     /// <summary>The client's own ActorSystem: streams make their receivers in it.</summary>
@@ -98,9 +94,15 @@ public sealed class ClusterConnection : IAsyncDisposable
 
     public async Task<IClientReply> AskAsync(IClientCommand command, TimeSpan timeout)
     {
+        var ask = _client.Ask<IClientReply>(new ClusterClient.Send("/user/api", new ClientRequest(_secret, command), localAffinity: true), timeout);
+        if (await Task.WhenAny(ask, _unreachable).ConfigureAwait(false) == _unreachable)
+        {
+            throw new ClientException($"cannot reach cloonixd at {_contact}: {await _unreachable.ConfigureAwait(false)}", 3);
+        }
+
         try
         {
-            return await _client.Ask<IClientReply>(new ClusterClient.Send("/user/api", new ClientRequest(_secret, command), localAffinity: true), timeout).ConfigureAwait(false);
+            return await ask.ConfigureAwait(false);
         }
         catch (AskTimeoutException)
         {
@@ -116,4 +118,32 @@ public sealed class ClusterConnection : IAsyncDisposable
         Console.SetOut(TextWriter.Null);
         await _system.Terminate().ConfigureAwait(false);
     }
+}
+
+/// <summary>Completes its task with the cause of the first failed association with the contact's address.</summary>
+internal sealed class AssociationWatcher : ReceiveActor
+{
+    public AssociationWatcher(string host, int port, TaskCompletionSource<string> unreachable)
+    {
+        Receive<AssociationErrorEvent>(e =>
+        {
+            if (e.RemoteAddress.Host == host && e.RemoteAddress.Port == port)
+            {
+                var cause = e.Cause;
+                while (cause.InnerException is { } inner)
+                {
+                    cause = inner;
+                }
+
+                unreachable.TrySetResult(cause.Message.Split('\n')[0].Trim());
+            }
+        });
+    }
+
+    public static Props Props(string host, int port, TaskCompletionSource<string> unreachable) =>
+        Akka.Actor.Props.Create(() => new AssociationWatcher(host, port, unreachable));
+
+    protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(AssociationErrorEvent));
+
+    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
 }

@@ -95,16 +95,16 @@ public static class Program
             return 2;
         }
 
-        if (BindProblem(endpoint) is { } bindProblem)
-        {
-            await Console.Error.WriteLineAsync($"cloonixd: --bind {endpoint}: {bindProblem}").ConfigureAwait(false);
-            return 2;
-        }
-
         // A typo in HOCON or a value of the wrong type is one line and exit 2 here, before anything starts.
         if (ConfigCheck.Problem(options) is { } configProblem)
         {
             await Console.Error.WriteLineAsync($"cloonixd: {configProblem}").ConfigureAwait(false);
+            return 2;
+        }
+
+        if (BindProblem(endpoint) is { } bindProblem)
+        {
+            await Console.Error.WriteLineAsync($"cloonixd: --bind {endpoint}: {bindProblem}").ConfigureAwait(false);
             return 2;
         }
 
