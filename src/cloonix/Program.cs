@@ -199,6 +199,7 @@ public static class Program
         debug.Hidden = true;
         root.Subcommands.Add(debug);
         root.Subcommands.Add(CertCommands.Build(TlsDirOf, Json));
+        root.Subcommands.Add(RttCommand.Build(r => ClusterConnection.OpenAsync(r.GetValue(Contact)!, ReadSecret(r.GetValue(SecretFile), r.GetValue(StateDir)!), TlsDirOf(r))));
         return root;
     }
 
