@@ -37,13 +37,15 @@ def run(*args, check=True):
 
 
 class Host:
-    def __init__(self, i, tag, secret, cluster_id):
+    def __init__(self, i, tag, secret, cluster_id, authority):
         self.i, self.ns, self.address = i, f"cxt-{tag}-h{i}", f"198.18.100.{i}"
         self.name = f"b{tag}h{i}"
         self.state = tempfile.mkdtemp(prefix="cloonix-bench-mh-")
         with open(os.path.join(self.state, "secret"), "w") as f:
             f.write(secret + "\n")
         os.chmod(os.path.join(self.state, "secret"), 0o600)
+        # A certificate of the cluster's one authority, as every host of a cluster needs.
+        run(CLI, "--tls-dir", authority, "cert", "issue", self.name, "--out", os.path.join(self.state, "tls"))
         self.conf = os.path.join(self.state, "extra.conf")
         with open(self.conf, "w") as f:
             f.write(HOCON + f'cloonix.cluster-id = "{cluster_id}"\n')
@@ -134,7 +136,10 @@ def main():
     tag = secrets.token_hex(3)
     underlay = f"cxt-{tag}-ul"
     secret = secrets.token_hex(32)
-    hosts = [Host(i, tag, secret, f"bench{tag}") for i in (1, 2, 3)]
+    authority = tempfile.mkdtemp(prefix="cloonix-bench-ca-")
+    os.rmdir(authority)
+    run(CLI, "--tls-dir", authority, "cert", "init", "--name", "ca")
+    hosts = [Host(i, tag, secret, f"bench{tag}", authority) for i in (1, 2, 3)]
     made = []
     try:
         run("ip", "netns", "add", underlay); made.append(underlay)
@@ -210,6 +215,7 @@ def main():
             h.stop()
         for ns in reversed(made):
             run("ip", "netns", "del", ns, check=False)
+        shutil.rmtree(authority, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,10 @@
 #   - the cluster's shared secret: cloonixd reads STATE_DIR/secret at start and makes a random one only
 #     when the file is missing, so every host of a cluster must be given the same file. It is copied from
 #     $CLOONIX_SECRET_FILE (default /run/secrets/cloonix-secret, where compose puts its secret).
+#   - the host's TLS certificates: every host of a cluster needs certificates of one authority (made with
+#     `cloonix cert init` and `cloonix cert issue HOST`, see README.md). They are copied from the directory
+#     $CLOONIX_TLS_SOURCE (default /run/cloonix-tls, where compose mounts tls/HOST) into STATE_DIR/tls,
+#     mode 0600. Without them cloonixd makes an authority of its own: a cluster of this host alone.
 #   - hugepages for OVS-DPDK (d nics): a hugetlbfs on /dev/hugepages of this container's own, unless one
 #     is mounted there already. The pages come from the machine's pool (vm.nr_hugepages, set on the
 #     machine that runs Docker); without free pages cloonixd runs the plain switch and refuses d nics.
@@ -25,6 +29,18 @@ if [ -f "$secret_file" ]; then
   install -m 0600 "$secret_file" "$state_dir/secret"
 elif [ ! -f "$state_dir/secret" ]; then
   log "no $secret_file: cloonixd makes a random secret for this host alone (hosts of one cluster need the same one)"
+fi
+
+tls_source=${CLOONIX_TLS_SOURCE:-/run/cloonix-tls}
+if [ -f "$tls_source/host.crt" ]; then
+  install -d -m 0700 "$state_dir/tls"
+  for f in ca.crt host.crt host.key client.crt client.key; do
+    if [ -f "$tls_source/$f" ]; then
+      install -m 0600 "$tls_source/$f" "$state_dir/tls/$f"
+    fi
+  done
+elif [ ! -f "$state_dir/tls/host.crt" ]; then
+  log "no $tls_source/host.crt: cloonixd makes a certificate authority for this host alone (hosts of one cluster need certificates of one authority)"
 fi
 
 if [ "$(stat -f -c %T /dev/hugepages 2>/dev/null || true)" != hugetlbfs ]; then

@@ -43,10 +43,12 @@ public static class HostingExtensions
             config.GetInt("cloonix.snapshot-every", 100),
             config.GetTimeSpan("cloonix.command-timeout", TimeSpan.FromSeconds(60)),
             config.GetString("cloonix.fault-injection", "off") == "on");
-        var selfAddress = $"akka.tcp://{CloonixHostOptions.SystemName}@{options.BindHost}:{options.BindPort}";
+        var tls = TlsEnabled(config);
+        var scheme = tls ? "akka.ssl.tcp" : "akka.tcp";
+        var selfAddress = $"{scheme}://{CloonixHostOptions.SystemName}@{options.BindHost}:{options.BindPort}";
         var seeds = options.Seeds.Count == 0
             ? [selfAddress]
-            : options.Seeds.Select(s => $"akka.tcp://{CloonixHostOptions.SystemName}@{s}").ToArray();
+            : options.Seeds.Select(s => $"{scheme}://{CloonixHostOptions.SystemName}@{s}").ToArray();
         if (options.Rejoin && seeds.Length > 1)
         {
             // Back after being downed: join the others, never form a cluster of one as a first seed would.
@@ -62,6 +64,7 @@ public static class HostingExtensions
                 loggers.AddLogger<FileAndStderrLogger>();
             })
             .WithRemoting(options.BindHost, options.BindPort)
+            .WithClusterTls(tls, options)
             .WithClustering(new ClusterOptions { Roles = ["host"], SeedNodes = seeds })
             .WithClusterClientReceptionist("receptionist", "host")
             .WithActors((system, registry) =>
@@ -135,6 +138,27 @@ public static class HostingExtensions
                     return Akka.Done.Instance;
                 });
             });
+    }
+
+    /// <summary>
+    /// akka.remote.dot-netty.tcp.enable-ssl (on in hocon/base.conf). Off only to measure what TLS costs
+    /// (bench/tls.py): then anyone who reaches the port is trusted like a member.
+    /// </summary>
+    public static bool TlsEnabled(Config config) => config.GetBoolean("akka.remote.dot-netty.tcp.enable-ssl", false);
+
+    /// <summary>
+    /// Mutual TLS on remoting with this host's certificate from STATE_DIR/tls (made on a first start), every
+    /// peer checked against the cluster's authorities only.
+    /// </summary>
+    private static AkkaConfigurationBuilder WithClusterTls(this AkkaConfigurationBuilder builder, bool tls, CloonixHostOptions options)
+    {
+        if (!tls)
+        {
+            return builder;
+        }
+
+        var identity = Security.ClusterCertificates.EnsureForHost(options.StateDir, options.HostName);
+        return builder.AddSetup(Security.ClusterCertificates.SslSetup(identity));
     }
 
     /// <summary>

@@ -4,7 +4,7 @@ using CloonixActors.Protocol;
 namespace CloonixActors.Cli;
 
 /// <summary>
-/// cloonix [--contact ADDR:PORT] [--state-dir DIR | --secret-file FILE] [--json] VERB ...
+/// cloonix [--contact ADDR:PORT] [--state-dir DIR | --secret-file FILE] [--tls-dir DIR] [--json] VERB ...
 /// Exit codes: 0 done; 1 refused or failed; 2 bad usage; 3 cloonixd unreachable; 4 no reply in time;
 /// exec returns the exit code of the program it ran.
 /// </summary>
@@ -30,6 +30,13 @@ public static class Program
     {
         Description = "the cluster's secret file",
         Recursive = true,
+    };
+
+    private static readonly Option<string?> TlsDir = new("--tls-dir")
+    {
+        Description = "where this client's certificate (client.crt, client.key) and the cluster's authority (ca.crt) are (env CLOONIX_TLS_DIR; default STATE_DIR/tls)",
+        Recursive = true,
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("CLOONIX_TLS_DIR"),
     };
 
     internal static readonly Option<bool> Json = new("--json") { Description = "print JSON for scripts", Recursive = true };
@@ -72,6 +79,7 @@ public static class Program
         root.Options.Add(Contact);
         root.Options.Add(StateDir);
         root.Options.Add(SecretFile);
+        root.Options.Add(TlsDir);
         root.Options.Add(Json);
         root.Options.Add(Timeout);
 
@@ -189,6 +197,8 @@ public static class Program
         var debug = new Command("debug", "fault injection for tests") { failRelay };
         debug.Hidden = true;
         root.Subcommands.Add(debug);
+        root.Subcommands.Add(CertCommands.Build(TlsDirOf, Json));
+        root.Subcommands.Add(RttCommand.Build(r => ClusterConnection.OpenAsync(r.GetValue(Contact)!, ReadSecret(r.GetValue(SecretFile), r.GetValue(StateDir)!), TlsDirOf(r))));
         return root;
     }
 
@@ -223,7 +233,7 @@ public static class Program
     internal static async Task<int> Stream(ParseResult r, Func<ClusterConnection, Task<int>> run)
     {
         var secret = ReadSecret(r.GetValue(SecretFile), r.GetValue(StateDir)!);
-        await using var connection = await ClusterConnection.OpenAsync(r.GetValue(Contact)!, secret).ConfigureAwait(false);
+        await using var connection = await ClusterConnection.OpenAsync(r.GetValue(Contact)!, secret, TlsDirOf(r)).ConfigureAwait(false);
         return await run(connection).ConfigureAwait(false);
     }
 
@@ -241,11 +251,13 @@ public static class Program
             timeout = TimeSpan.FromSeconds(e.TimeoutSeconds + 10);
         }
 
-        await using var connection = await ClusterConnection.OpenAsync(r.GetValue(Contact)!, secret).ConfigureAwait(false);
+        await using var connection = await ClusterConnection.OpenAsync(r.GetValue(Contact)!, secret, TlsDirOf(r)).ConfigureAwait(false);
         RequestFrame.Check(connection.System, command);
         var reply = await connection.AskAsync(command, timeout).ConfigureAwait(false);
         return Output.Print(reply, r.GetValue(Json));
     }
+
+    private static string TlsDirOf(ParseResult r) => r.GetValue(TlsDir) ?? Path.Combine(r.GetValue(StateDir)!, "tls");
 
     private static string ReadSecret(string? secretFile, string stateDir)
     {

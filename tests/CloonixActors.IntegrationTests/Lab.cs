@@ -91,6 +91,32 @@ public sealed class Lab : IDisposable
         return this;
     }
 
+    /// <summary>
+    /// Makes a certificate authority in a directory of its own (`cloonix cert init`), from which hosts of one
+    /// cluster get their certificates (<see cref="WithCertificatesFrom"/>); the caller deletes it.
+    /// </summary>
+    public static string MakeAuthority()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "cloonix-it", "ca" + Guid.NewGuid().ToString("N")[..8]);
+        var r = Run(CliPath, ["--tls-dir", dir, "cert", "init", "--name", "ca"]);
+        Assert.True(r.ExitCode == 0, $"cloonix cert init: {r}");
+        return dir;
+    }
+
+    /// <summary>
+    /// Gives this host certificates of the cluster's authority in <paramref name="authorityDir"/> (every host
+    /// of a cluster needs certificates of the same one, as it needs the same secret); call before the first start.
+    /// </summary>
+    public Lab WithCertificatesFrom(string authorityDir)
+    {
+        var r = Run(CliPath, ["--tls-dir", authorityDir, "cert", "issue", Host, "--out", TlsDir]);
+        Assert.True(r.ExitCode == 0, $"cloonix cert issue {Host}: {r}");
+        return this;
+    }
+
+    /// <summary>This host's certificates and the authority (ca.crt), made by cloonixd on its first start unless given.</summary>
+    public string TlsDir => Path.Combine(StateDir, "tls");
+
     /// <summary>Starts cloonixd and waits until it answers `status`.</summary>
     public Lab Start()
     {
@@ -127,7 +153,7 @@ public sealed class Lab : IDisposable
         }
         else
         {
-            all.AddRange(["--secret-file", secretFile]);
+            all.AddRange(["--secret-file", secretFile, "--tls-dir", TlsDir]);
         }
 
         var (program, cliArgs) = InHost(CliPath, [.. all, .. args]);

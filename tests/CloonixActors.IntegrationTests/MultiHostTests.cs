@@ -32,6 +32,8 @@ public sealed class ThreeHosts : IDisposable
     public ThreeHosts()
     {
         var secret = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        // One authority for the three hosts, as one secret: each gets its own certificate from it.
+        _authority = Lab.MakeAuthority();
         // One journal shared by the hosts (the coordinator finds its registry wherever it moves), and a
         // cluster id of this fixture's own, so runs and other clusters in the same database never mix.
         var hocon = Hocon + $"\ncloonix.cluster-id = \"it{Guid.NewGuid().ToString("N")[..10]}\"\n";
@@ -41,7 +43,7 @@ public sealed class ThreeHosts : IDisposable
                 daemonArgs: ["--seed", $"198.18.100.1:{Port}", "--seed", $"198.18.100.2:{Port}", "--persistence", "postgresql", "--connection-string", SharedJournal],
                 hostNamespace: ns,
                 address: address,
-                port: Port).WithSecret(secret).Start());
+                port: Port).WithSecret(secret).WithCertificatesFrom(_authority).Start());
         try
         {
             foreach (var lab in Labs)
@@ -51,10 +53,12 @@ public sealed class ThreeHosts : IDisposable
         }
         catch
         {
-            Hosts.Dispose();
+            Dispose();
             throw;
         }
     }
+
+    private readonly string _authority;
 
     public TestHosts Hosts { get; }
 
@@ -71,7 +75,11 @@ public sealed class ThreeHosts : IDisposable
 
     public IReadOnlyList<Lab> Labs => Hosts.Labs;
 
-    public void Dispose() => Hosts.Dispose();
+    public void Dispose()
+    {
+        Hosts.Dispose();
+        Directory.Delete(_authority, recursive: true);
+    }
 }
 
 /// <summary>Helpers shared by the multi-host tests.</summary>
@@ -163,7 +171,7 @@ public sealed class MultiHostTests(ThreeHosts cluster, ITestOutputHelper output)
         using var status = H(3).Json("status");
         var root = status.RootElement;
         var addresses = root.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("address").GetString()).Order().ToList();
-        Assert.Equal([.. Enumerable.Range(1, 3).Select(i => $"akka.tcp://cloonix@198.18.100.{i}:{ThreeHosts.Port}")], addresses);
+        Assert.Equal([.. Enumerable.Range(1, 3).Select(i => $"akka.ssl.tcp://cloonix@198.18.100.{i}:{ThreeHosts.Port}")], addresses);
         Assert.All(root.GetProperty("members").EnumerateArray(), m => Assert.Contains("host", m.GetProperty("roles").EnumerateArray().Select(r => r.GetString())));
         var hosts = root.GetProperty("hosts").EnumerateArray().ToList();
         Assert.Equal(cluster.Labs.Select(l => l.Host).Order(StringComparer.Ordinal), hosts.Select(h => h.GetProperty("name").GetString()));
@@ -528,7 +536,7 @@ public sealed class HostLossTests(ThreeHosts cluster, ITestOutputHelper output) 
         using var status = MultiHost.TryStatus(lab);
         return status is null
             ? [lab.Address]
-            : [.. status.RootElement.GetProperty("members").EnumerateArray().Where(m => m.GetProperty("status").GetString() is "Up" or "Joining" or "WeaklyUp").Select(m => new Uri(m.GetProperty("address").GetString()!.Replace("akka.tcp", "http", StringComparison.Ordinal)).Host)];
+            : [.. status.RootElement.GetProperty("members").EnumerateArray().Where(m => m.GetProperty("status").GetString() is "Up" or "Joining" or "WeaklyUp").Select(m => new Uri(m.GetProperty("address").GetString()!.Replace("akka.ssl.tcp", "http", StringComparison.Ordinal)).Host)];
     }
 
     private static string HostOfNode(Lab lab, string node)
