@@ -1,8 +1,11 @@
 using System.Diagnostics;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Akka.Actor;
 using CloonixActors.Cli;
+using CloonixActors.Host.Security;
 using CloonixActors.Protocol;
 using Xunit.Abstractions;
 
@@ -41,7 +44,7 @@ public sealed class RequestFuzzTests(ITestOutputHelper output) : IDisposable
         var tally = new Dictionary<string, int>();
         var validLans = new List<string>();
 
-        await using (var connection = await ClusterConnection.OpenAsync(_lab.Endpoint, secret))
+        await using (var connection = await ClusterConnection.OpenAsync(_lab.Endpoint, secret, _lab.TlsDir))
         {
             for (var i = 0; i < count; i++)
             {
@@ -392,12 +395,22 @@ public sealed class RequestGenerator(Random random, string secret)
     }
 }
 
-/// <summary>The remoting port as a stranger with the cluster's credentials reaches it, below Akka's framing.</summary>
+/// <summary>
+/// The remoting port as a client with the cluster's credentials reaches it, below Akka's framing: mutual TLS
+/// with the lab's client certificate, then whatever bytes the test writes.
+/// </summary>
 internal static class RawTransport
 {
-    public static Task<Stream> OpenAsync(TcpClient tcp, Lab lab)
+    public static async Task<Stream> OpenAsync(TcpClient tcp, Lab lab)
     {
-        _ = lab;
-        return Task.FromResult<Stream>(tcp.GetStream());
+        var identity = ClusterCertificates.Load(lab.TlsDir, ClusterCertificates.ClientRole);
+        var tls = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false, (_, certificate, _, _) =>
+            certificate is not null && ClusterCertificates.Validate(new X509Certificate2(certificate), identity.Authorities) is null);
+        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = lab.Address,
+            ClientCertificates = [identity.Certificate],
+        });
+        return tls;
     }
 }
