@@ -151,8 +151,9 @@ public static partial class ProcessRunner
             }
         }
 
-        // Children left in the background may hold the pipes open for as long as they live.
-        stopReading.CancelAfter(timedOut ? TimeSpan.Zero : ExitGrace);
+        // Children left in the background (or that escaped the group kill) may hold the pipes open for as
+        // long as they live; what was written before the exit or the kill is read meanwhile.
+        stopReading.CancelAfter(ExitGrace);
         var (outBytes, outTotal) = await stdout.ConfigureAwait(false);
         var (errBytes, errTotal) = await stderr.ConfigureAwait(false);
         var (outText, errText) = OutputCap.Finish(outBytes, outTotal, errBytes, errTotal);
@@ -174,20 +175,14 @@ public static partial class ProcessRunner
     }
 
     /// <summary>
-    /// Kills the program's process group when it has its own (never the daemon's: the group is checked
-    /// first, since <c>setsid</c> may not have run yet), and its process tree in any case.
+    /// Kills the program's process tree (descendants that left its group with setsid included, while
+    /// they are still its children), then its process group when it has its own (children already orphaned
+    /// by their parent's exit). Never the daemon's group: it is checked first, since <c>setsid</c> may
+    /// not have run yet.
     /// </summary>
     private static void KillAll(Process process, bool ownGroup)
     {
-        if (ownGroup)
-        {
-            var group = GetProcessGroup(process.Id);
-            if (group > 1 && group == process.Id && group != GetProcessGroup(Environment.ProcessId))
-            {
-                _ = Kill(-group, SigKill);
-            }
-        }
-
+        var group = ownGroup ? GetProcessGroup(process.Id) : -1;
         try
         {
             process.Kill(entireProcessTree: true);
@@ -195,6 +190,11 @@ public static partial class ProcessRunner
         catch (InvalidOperationException)
         {
             // It exited between the timeout and the kill.
+        }
+
+        if (group > 1 && group == process.Id && group != GetProcessGroup(Environment.ProcessId))
+        {
+            _ = Kill(-group, SigKill);
         }
     }
 

@@ -36,12 +36,32 @@ public sealed class ProcessRunnerSpecs
         var marker = $"61.{Environment.ProcessId}{Random.Shared.Next(1000, 9999)}";
         var clock = Stopwatch.StartNew();
 
-        var r = await ProcessRunner.ExecAsync("sh", ["-c", $"sleep {marker} & sleep {marker}"], TimeSpan.FromSeconds(2));
+        var r = await ProcessRunner.ExecAsync("sh", ["-c", $"echo before; sleep {marker} & sleep {marker}"], TimeSpan.FromSeconds(2));
 
         Assert.True(r.TimedOut);
+        Assert.Equal("before\n", r.Stdout);
         Assert.Equal(ProcessRunner.TimedOutExitCode, r.ExitCode);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
         Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(2), $"returned before its timeout: {clock.Elapsed}");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (Survivors(marker).Count > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Empty(Survivors(marker));
+    }
+
+    [Fact]
+    public async Task At_the_timeout_a_child_that_left_the_group_is_killed_too()
+    {
+        var marker = $"62.{Environment.ProcessId}{Random.Shared.Next(1000, 9999)}";
+        var clock = Stopwatch.StartNew();
+
+        var r = await ProcessRunner.ExecAsync("sh", ["-c", $"setsid sleep {marker} & sleep 0.2; setsid sleep {marker} & sleep {marker}"], TimeSpan.FromSeconds(2));
+
+        Assert.True(r.TimedOut);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (Survivors(marker).Count > 0 && DateTime.UtcNow < deadline)
         {

@@ -75,7 +75,8 @@ public sealed class ReplyFrameSpecs : Akka.TestKit.Xunit2.TestKit
 
         coordinator.Reply(Listing(20_000));
 
-        var failed = await client.ExpectMsgAsync<CommandFailed>();
+        // Serializing ~10 MB to measure it takes a while on a loaded machine.
+        var failed = await client.ExpectMsgAsync<CommandFailed>(TimeSpan.FromSeconds(30));
         Assert.Contains("more than the 4 MiB remoting frame", failed.Message, StringComparison.Ordinal);
     }
 
