@@ -407,7 +407,8 @@ public sealed class CliStream : IDisposable
     public CliStream(Process process, string stdoutFile)
     {
         _process = process;
-        var file = File.Create(stdoutFile);
+        // Unbuffered and readable meanwhile: a test can wait on what the stream has written so far.
+        var file = new FileStream(stdoutFile, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 1);
         _copy = Task.Run(async () =>
         {
             await using (file)

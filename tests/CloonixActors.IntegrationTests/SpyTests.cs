@@ -201,6 +201,15 @@ public sealed class SpyTests : IDisposable
 
         CaptureWhilePinging("c2", 1, "198.18.51.2", 3);
 
+        // The event feed left running, as a user would, ends on SIGTERM as on Ctrl-C: exit 0, every line whole.
+        var feed = Path.Combine(_dir, "events.out");
+        using (var events = _lab.StartCli(feed, "events", "--json"))
+        {
+            Lab.WaitUntil(() => File.ReadAllText(feed).Contains("\"node\":\"c2\"", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "a first event of c2");
+            Assert.Equal(0, events.Stop());
+            Assert.All(File.ReadAllLines(feed), l => JsonDocument.Parse(l).Dispose());
+        }
+
         _lab.Ok("impair", "c2", "1", "--delay", "30", "--dir", "out");
         var r = _lab.Exec("c1", "ping", "-c", "3", "-i", "0.2", "198.18.51.2");
         var avg = double.Parse(r.Stdout.Split('\n').Single(l => l.Contains("min/avg/max", StringComparison.Ordinal)).Split('=')[1].Trim().Split('/')[1], CultureInfo.InvariantCulture);

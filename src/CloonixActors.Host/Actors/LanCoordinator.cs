@@ -671,7 +671,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         // A lan without members gets a bridge only where nodes were asked to go (as `add lan` does).
         if ((c.Host ?? (_live.Count == 1 ? _live[0] : null)) is { } firstHome)
         {
-            segments.AddRange((c.Lans ?? []).Where(l => !endpoints.Any(e => e.Lan == l) && state.Lans[l].Hosts.IsEmpty && !(c.LanHosts ?? []).Any(p => p.Lan == l)).Select(l => (l, firstHome)));
+            segments.AddRange((c.Lans ?? []).Where(l => !endpoints.Any(e => e.Lan == l) && state.Lans[l].Hosts.IsEmpty && !(c.LanHosts ?? []).Any(p => p?.Lan == l)).Select(l => (l, firstHome)));
         }
 
         if ((c.LanHosts ?? []).Any(p => p?.Lan is null || p.Host is null || !state.Lans.ContainsKey(p.Lan)))
