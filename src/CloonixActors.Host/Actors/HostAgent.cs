@@ -67,6 +67,7 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
     // refused until a catch-up read of the journal answers, which also folds in a write that was stored after all.
     private JournalHealth _journal = JournalHealth.Ok;
     private long _recordedSeq;
+    private IActorRef _catchUp = ActorRefs.Nobody;
     private IActorRef _writer = ActorRefs.Nobody;
     private bool _writeRejected;
 
@@ -112,12 +113,35 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
         Command<BuildImage>(Build);
         Command<OvsReady>(OnOvsReady);
         Command<SayHello>(_ => Hello());
-        Command<ProbeJournal>(_ => Context.ActorOf(JournalCatchUp.Props(PersistenceId, _recordedSeq + 1, Self, TimeSpan.FromSeconds(10))));
-        Command<JournalCaughtUp>(JournalAnswered);
+        Command<ProbeJournal>(_ =>
+        {
+            // One catch-up at a time: two could fold the same stored write in twice.
+            if (_catchUp.IsNobody() && _journal.IsDown)
+            {
+                _catchUp = Context.ActorOf(JournalCatchUp.Props(PersistenceId, _recordedSeq + 1, Self, TimeSpan.FromSeconds(10)));
+            }
+        });
+        Command<JournalCaughtUp>(c =>
+        {
+            if (Sender.Equals(_catchUp))
+            {
+                _catchUp = ActorRefs.Nobody;
+                JournalAnswered(c);
+            }
+        });
         Command<JournalStillDown>(d =>
         {
+            // From the catch-up, or from a read for `status` (no sender).
+            if (Sender.Equals(_catchUp))
+            {
+                _catchUp = ActorRefs.Nobody;
+            }
+
             _journal = _journal.ProbeFailed(d.Error, DateTime.UtcNow);
-            Timers.StartSingleTimer(nameof(ProbeJournal), ProbeJournal.Instance, _journal.NextProbe);
+            if (_catchUp.IsNobody())
+            {
+                Timers.StartSingleTimer(nameof(ProbeJournal), ProbeJournal.Instance, _journal.NextProbe);
+            }
         });
         Command<LanTunnel>(t =>
         {
@@ -671,7 +695,7 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
             // Not failing as far as writes know: read the journal now, so `status` tells an outage before a change is refused.
             if (!health.IsDown && await JournalCheck.ProblemAsync(system, persistenceId, TimeSpan.FromSeconds(3)).ConfigureAwait(false) is { } problem)
             {
-                self.Tell(new JournalStillDown(problem));
+                self.Tell(new JournalStillDown(problem), ActorRefs.NoSender);
                 health = health.Failed(problem, DateTime.UtcNow);
             }
 

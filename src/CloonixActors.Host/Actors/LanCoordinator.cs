@@ -51,6 +51,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
     // up; changes are refused until a catch-up read answers and folds in a write that was stored after all.
     private JournalHealth _journal = JournalHealth.Ok;
     private long _recordedSeq;
+    private IActorRef _catchUp = ActorRefs.Nobody;
     private Action<string>? _onRejected;
     private bool _writeRejected;
 
@@ -165,12 +166,35 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         Command<Routed>(OnRouted);
         Command<GetCoordinatorView>(_ => ReplyView());
         Command<Dispatched>(OnDispatched);
-        Command<ProbeJournal>(_ => Context.ActorOf(JournalCatchUp.Props(PersistenceId, _recordedSeq + 1, Self, TimeSpan.FromSeconds(10))));
-        Command<JournalCaughtUp>(JournalAnswered);
+        Command<ProbeJournal>(_ =>
+        {
+            // One catch-up at a time: two could fold the same stored write in twice.
+            if (_catchUp.IsNobody() && _journal.IsDown)
+            {
+                _catchUp = Context.ActorOf(JournalCatchUp.Props(PersistenceId, _recordedSeq + 1, Self, TimeSpan.FromSeconds(10)));
+            }
+        });
+        Command<JournalCaughtUp>(c =>
+        {
+            if (Sender.Equals(_catchUp))
+            {
+                _catchUp = ActorRefs.Nobody;
+                JournalAnswered(c);
+            }
+        });
         Command<JournalStillDown>(d =>
         {
+            // From the catch-up, or from a read for `status` (no sender).
+            if (Sender.Equals(_catchUp))
+            {
+                _catchUp = ActorRefs.Nobody;
+            }
+
             _journal = _journal.ProbeFailed(d.Error, DateTime.UtcNow);
-            Timers.StartSingleTimer(nameof(ProbeJournal), ProbeJournal.Instance, _journal.NextProbe);
+            if (_catchUp.IsNobody())
+            {
+                Timers.StartSingleTimer(nameof(ProbeJournal), ProbeJournal.Instance, _journal.NextProbe);
+            }
         });
         Command<Tick>(_ =>
         {
@@ -899,7 +923,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
                 return view;
             }
 
-            self.Tell(new JournalStillDown(problem));
+            self.Tell(new JournalStillDown(problem), ActorRefs.NoSender);
             return view with { Journal = health.Failed(problem, DateTime.UtcNow).Describe(DateTime.UtcNow) };
         });
     }

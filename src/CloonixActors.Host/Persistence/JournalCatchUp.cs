@@ -83,6 +83,9 @@ public sealed class JournalWriteProbe : ReceivePersistentActor
 
     public override string PersistenceId { get; }
 
+    /// <summary>The journal alone: the probe has no snapshots, and need not wait on the snapshot store.</summary>
+    public override Recovery Recovery => new(SnapshotSelectionCriteria.None);
+
     public sealed record Written
     {
         public static readonly Written Instance = new();
