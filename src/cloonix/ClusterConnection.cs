@@ -133,17 +133,31 @@ internal sealed class AssociationWatcher : ReceiveActor
     {
         Receive<AssociationErrorEvent>(e =>
         {
-            if (e.RemoteAddress.Host == host && e.RemoteAddress.Port == port)
+            if (e.RemoteAddress.Host == host && e.RemoteAddress.Port == port && Final(e.Cause) is { } why)
             {
-                var cause = e.Cause;
-                while (cause.InnerException is { } inner)
-                {
-                    cause = inner;
-                }
-
-                unreachable.TrySetResult(cause.Message.Split('\n')[0].Trim());
+                unreachable.TrySetResult(why);
             }
         });
+    }
+
+    /// <summary>
+    /// Why no retry can help: nothing listens there, or one side refused the other's certificate. Anything
+    /// else (a handshake that timed out on a busy host) is left to ClusterClient's retries.
+    /// </summary>
+    private static string? Final(Exception? cause)
+    {
+        for (var e = cause; e is not null; e = e.InnerException)
+        {
+            var refused = e is System.Security.Authentication.AuthenticationException
+                || e is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused or System.Net.Sockets.SocketError.HostUnreachable or System.Net.Sockets.SocketError.NetworkUnreachable or System.Net.Sockets.SocketError.HostNotFound }
+                || e.Message.Contains("Connection refused", StringComparison.Ordinal);
+            if (refused)
+            {
+                return e.Message.Split('\n')[0].Trim();
+            }
+        }
+
+        return null;
     }
 
     public static Props Props(string host, int port, TaskCompletionSource<string> unreachable) =>

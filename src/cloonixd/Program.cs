@@ -303,7 +303,7 @@ internal static class ConfigCheck
     public static string OneLine(string message)
     {
         var line = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "unknown error";
-        return Domain.Names.Printable(line).Length < line.Length && line.Length > 300 ? line[..300] + "..." : line;
+        return line.Length > 300 ? line[..300] + "..." : line;
     }
 
     private sealed class DisposableIdentity(TlsIdentity identity) : IDisposable
