@@ -52,7 +52,7 @@ public static class NicKinds
 }
 
 /// <summary>What this host can offer, read by the host agent; Decide checks VM specs against it.</summary>
-/// <remarks>s nics need OVS-DPDK too: the relay's lan side is a net_virtio_user port of the DPDK switch.</remarks>
+/// <remarks>Only d nics need OVS-DPDK (<see cref="Dpdk"/>); s nics reach the lan through the relay's tap.</remarks>
 public sealed record HostFacts(long RamMb, int Cpus, bool Dpdk, string DpdkWhyNot)
 {
     public static readonly HostFacts Unlimited = new(long.MaxValue, int.MaxValue, true, string.Empty);
@@ -225,9 +225,11 @@ public sealed record Topology(
         }
 
         var types = string.Concat(letters);
-        if ((types.Contains('d', StringComparison.Ordinal) || types.Contains('s', StringComparison.Ordinal)) && !facts.Dpdk)
+        // Only d nics need OVS-DPDK: an s nic's relay reaches the lan through a tap (decision 0007), and QEMU
+        // shares the guest's memory with the relay through a memfd, no hugepages.
+        if (types.Contains('d', StringComparison.Ordinal) && !facts.Dpdk)
         {
-            return Decision.Reject(ErrorCode.Unavailable, $"this host cannot run d or s nics: {facts.DpdkWhyNot}");
+            return Decision.Reject(ErrorCode.Unavailable, $"this host cannot run d nics: {facts.DpdkWhyNot}");
         }
 
         if (c.RamMb < 64 || c.RamMb > Math.Min(facts.RamMb, MaxVmRamMb))

@@ -69,7 +69,8 @@ public static class HostingExtensions
             .WithClusterClientReceptionist("receptionist", "host")
             .WithActors((system, registry) =>
             {
-                // The lan-coordinator: a singleton on the oldest host, under back-off (a failed persist stops it).
+                // The lan-coordinator: a singleton on the oldest host, under back-off (a failed recovery or a crash stops it;
+                // failed writes are rejections it survives, decision 0011).
                 system.ActorOf(
                     ClusterSingletonManager.Props(
                         BackoffSupervisor.Props(Backoff.OnStop(
@@ -101,7 +102,8 @@ public static class HostingExtensions
                     HostFactsReader.Read(),
                     new LinuxVxlan(paths.SwitchNamespace),
                     tunnel);
-                // A failed persist stops the agent: restart it with back-off; it recovers from the journal.
+                // A failed recovery or a crash stops the agent: restart it with back-off; it recovers from the journal.
+                // Failed writes are rejections it survives with its children, the data plane (decision 0011).
                 var supervisor = system.ActorOf(
                     BackoffSupervisor.Props(Backoff.OnStop(
                         HostAgent.Props(hostSettings, plane, coordinator),

@@ -174,16 +174,22 @@ public sealed class VmTests : IDisposable
     }
 
     [Fact]
-    public void A_host_that_cannot_run_dpdk_refuses_d_nics_and_says_why()
+    public void A_host_that_cannot_run_dpdk_refuses_d_nics_and_says_why_but_runs_s_nics()
     {
         using var lab = new Lab("cloonix.dpdk = off").Start();
 
         var r = lab.Cli("add", "vm", "vm9", "--nics", "d");
 
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("cannot run d or s nics: OVS-DPDK is switched off", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("cannot run d nics: OVS-DPDK is switched off", r.Stderr, StringComparison.Ordinal);
         Assert.Contains("d nics unavailable", lab.Ok("status"), StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(lab.StateDir, "vms", "vm9")));
+
+        // An s nic needs no DPDK: the relay's lan side is a tap on the plain switch.
+        lab.Ok("add", "lan", "lan1");
+        lab.Ok("add", "vm", "vm8", "--nics", "s");
+        lab.Ok("connect", "vm8", "0", "lan1");
+        Assert.Contains(lab.PortOf("vm8", 0), lab.Vsctl("list-ports", lab.BridgeOf("lan1")));
     }
 
     private void Address(string node, string address)

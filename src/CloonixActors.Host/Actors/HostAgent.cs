@@ -65,9 +65,7 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
     // The journal's health. A write the database refused (down, disk full) is a rejection, not a failure
     // (RejectingSqlJournal), so the agent and its children (the data plane) keep running; changes are then
     // refused until a catch-up read of the journal answers, which also folds in a write that was stored after all.
-    private JournalHealth _journal = JournalHealth.Ok;
-    private long _recordedSeq;
-    private IActorRef _catchUp = ActorRefs.Nobody;
+    private readonly JournalWatch _journal = new();
     private IActorRef _writer = ActorRefs.Nobody;
     private bool _writeRejected;
 
@@ -101,7 +99,7 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
         Recover<ITopologyEvent>(e => _state = _state.Apply(e));
         Recover<RecoveryCompleted>(_ =>
         {
-            _recordedSeq = LastSequenceNr;
+            _journal.Recorded(LastSequenceNr);
             StartChildren();
         });
 
@@ -113,34 +111,19 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
         Command<BuildImage>(Build);
         Command<OvsReady>(OnOvsReady);
         Command<SayHello>(_ => Hello());
-        Command<ProbeJournal>(_ =>
-        {
-            // One catch-up at a time: two could fold the same stored write in twice.
-            if (_catchUp.IsNobody() && _journal.IsDown)
-            {
-                _catchUp = Context.ActorOf(JournalCatchUp.Props(PersistenceId, _recordedSeq + 1, Self, TimeSpan.FromSeconds(10)));
-            }
-        });
+        Command<ProbeJournal>(_ => _journal.Probe(Context, PersistenceId));
         Command<JournalCaughtUp>(c =>
         {
-            if (Sender.Equals(_catchUp))
+            if (_journal.IsCatchUp(Sender))
             {
-                _catchUp = ActorRefs.Nobody;
                 JournalAnswered(c);
             }
         });
         Command<JournalStillDown>(d =>
         {
-            // From the catch-up, or from a read for `status` (no sender).
-            if (Sender.Equals(_catchUp))
+            if (_journal.StillDown(Sender, d.Error, DateTime.UtcNow) is { } next)
             {
-                _catchUp = ActorRefs.Nobody;
-            }
-
-            _journal = _journal.ProbeFailed(d.Error, DateTime.UtcNow);
-            if (_catchUp.IsNobody())
-            {
-                Timers.StartSingleTimer(nameof(ProbeJournal), ProbeJournal.Instance, _journal.NextProbe);
+                Timers.StartSingleTimer(nameof(ProbeJournal), ProbeJournal.Instance, next);
             }
         });
         Command<LanTunnel>(t =>
@@ -219,8 +202,7 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
         }
 
         _log.Error("host {0}: journal write failed: {1}; changes are refused until the journal answers (the data plane runs on)", _settings.HostName, cause.Message);
-        _journal = _journal.Failed(cause.Message, DateTime.UtcNow);
-        Timers.StartSingleTimer(nameof(ProbeJournal), ProbeJournal.Instance, _journal.NextProbe);
+        Timers.StartSingleTimer(nameof(ProbeJournal), ProbeJournal.Instance, _journal.Failed(cause.Message, DateTime.UtcNow));
     }
 
     /// <summary>The journal read back: fold in what a seemingly lost write stored, then accept changes again.</summary>
@@ -241,9 +223,8 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
             }
         }
 
-        _recordedSeq = Math.Max(_recordedSeq, caughtUp.HighestSequenceNr);
-        _log.Info("host {0}: the journal answers again after {1:0} s; changes are accepted", _settings.HostName, (DateTime.UtcNow - (_journal.FailingSince ?? DateTime.UtcNow)).TotalSeconds);
-        _journal = _journal.Answered();
+        _log.Info("host {0}: the journal answers again after {1:0} s; changes are accepted", _settings.HostName, (DateTime.UtcNow - (_journal.Health.FailingSince ?? DateTime.UtcNow)).TotalSeconds);
+        _journal.Answered(caughtUp.HighestSequenceNr);
     }
 
     /// <summary>Tells the coordinator this host is alive, what its journal holds, and where its tunnels start.</summary>
@@ -310,9 +291,9 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
 
     private void Handle(ITopologyCommand command)
     {
-        if (_journal.IsDown)
+        if (_journal.Health.IsDown)
         {
-            Sender.Tell(_journal.Refusal());
+            Sender.Tell(_journal.Health.Refusal());
             return;
         }
 
@@ -351,7 +332,7 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
                 return;
             }
 
-            _recordedSeq = LastSequenceNr;
+            _journal.Recorded(LastSequenceNr);
 
             // All of the command's events are in the journal and the state: now change the OS, one
             // message per lan or node touched, each answering the collector that answers the client.
@@ -684,7 +665,7 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
             ? $"{_plane.Datapath}, OVS-DPDK (d nics available)"
             : $"{_plane.Datapath} (d nics unavailable: {_ovsReady?.DpdkWhyNot ?? "Open vSwitch is not up yet"})";
         var accel = _plane.Vms?.Accel.Why ?? "no VMs on this host";
-        var health = _journal;
+        var health = _journal.Health;
         var self = Self;
         var system = Context.System;
         var persistenceId = PersistenceId;

@@ -49,9 +49,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
 
     // The journal's health, as in the host agent: a refused write (RejectingSqlJournal) keeps the coordinator
     // up; changes are refused until a catch-up read answers and folds in a write that was stored after all.
-    private JournalHealth _journal = JournalHealth.Ok;
-    private long _recordedSeq;
-    private IActorRef _catchUp = ActorRefs.Nobody;
+    private readonly JournalWatch _journal = new();
     private Action<string>? _onRejected;
     private bool _writeRejected;
 
@@ -106,8 +104,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         if (cause is JournalUnavailableException)
         {
             _log.Error("lan-coordinator: journal write failed: {0}; changes are refused until the journal answers", cause.Message);
-            _journal = _journal.Failed(cause.Message, DateTime.UtcNow);
-            Timers.StartSingleTimer(nameof(ProbeJournal), ProbeJournal.Instance, _journal.NextProbe);
+            Timers.StartSingleTimer(nameof(ProbeJournal), ProbeJournal.Instance, _journal.Failed(cause.Message, DateTime.UtcNow));
         }
         else
         {
@@ -131,9 +128,8 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
             _log.Warning("lan-coordinator: a write thought lost was stored after all: {0}", string.Join(", ", stored));
         }
 
-        _recordedSeq = Math.Max(_recordedSeq, caughtUp.HighestSequenceNr);
         _log.Info("lan-coordinator: the journal answers again; changes are accepted");
-        _journal = _journal.Answered();
+        _journal.Answered(caughtUp.HighestSequenceNr);
         PushTunnels(null);
     }
 
@@ -157,7 +153,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         Recover<RecoveryCompleted>(_ =>
         {
             _log.Info("lan-coordinator on {0}: {1} lan(s), {2} node(s) recovered", settings.HostName, _registry.Lans.Count, _registry.Nodes.Count);
-            _recordedSeq = LastSequenceNr;
+            _journal.Recorded(LastSequenceNr);
             _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
             Timers.StartPeriodicTimer("tick", Tick.Instance, TimeSpan.FromSeconds(1));
         });
@@ -166,34 +162,19 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         Command<Routed>(OnRouted);
         Command<GetCoordinatorView>(_ => ReplyView());
         Command<Dispatched>(OnDispatched);
-        Command<ProbeJournal>(_ =>
-        {
-            // One catch-up at a time: two could fold the same stored write in twice.
-            if (_catchUp.IsNobody() && _journal.IsDown)
-            {
-                _catchUp = Context.ActorOf(JournalCatchUp.Props(PersistenceId, _recordedSeq + 1, Self, TimeSpan.FromSeconds(10)));
-            }
-        });
+        Command<ProbeJournal>(_ => _journal.Probe(Context, PersistenceId));
         Command<JournalCaughtUp>(c =>
         {
-            if (Sender.Equals(_catchUp))
+            if (_journal.IsCatchUp(Sender))
             {
-                _catchUp = ActorRefs.Nobody;
                 JournalAnswered(c);
             }
         });
         Command<JournalStillDown>(d =>
         {
-            // From the catch-up, or from a read for `status` (no sender).
-            if (Sender.Equals(_catchUp))
+            if (_journal.StillDown(Sender, d.Error, DateTime.UtcNow) is { } next)
             {
-                _catchUp = ActorRefs.Nobody;
-            }
-
-            _journal = _journal.ProbeFailed(d.Error, DateTime.UtcNow);
-            if (_catchUp.IsNobody())
-            {
-                Timers.StartSingleTimer(nameof(ProbeJournal), ProbeJournal.Instance, _journal.NextProbe);
+                Timers.StartSingleTimer(nameof(ProbeJournal), ProbeJournal.Instance, next);
             }
         });
         Command<Tick>(_ =>
@@ -375,9 +356,9 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
             return;
         }
 
-        if (_journal.IsDown)
+        if (_journal.Health.IsDown)
         {
-            refused(_journal.Refusal().Message);
+            refused(_journal.Health.Refusal().Message);
             return;
         }
 
@@ -392,7 +373,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
                 return;
             }
 
-            _recordedSeq = LastSequenceNr;
+            _journal.Recorded(LastSequenceNr);
             _onRejected = null;
 
             if (LastSequenceNr % _settings.SnapshotEvery < events.Count)
@@ -908,14 +889,14 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
     private void ReplyView()
     {
         var view = View();
-        if (_journal.IsDown)
+        if (_journal.Health.IsDown)
         {
             Sender.Tell(view);
             return;
         }
 
         var self = Self;
-        var health = _journal;
+        var health = _journal.Health;
         JournalCheck.ProblemAsync(Context.System, PersistenceId, TimeSpan.FromSeconds(3)).PipeTo(Sender, success: problem =>
         {
             if (problem is null)
@@ -938,6 +919,6 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
             h.TunnelAddress,
             _registry.Load(h.Name),
             _registry.SegmentsOn(h.Name).Count()));
-        return new CoordinatorView(_settings.HostName, _cluster.SelfAddress.ToString(), [.. hosts], _registry.Lans.Count, _journal.Describe(now));
+        return new CoordinatorView(_settings.HostName, _cluster.SelfAddress.ToString(), [.. hosts], _registry.Lans.Count, _journal.Health.Describe(now));
     }
 }
