@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Dispatch;
 using Akka.Event;
+using CloonixActors.Protocol.Wire;
 
 namespace CloonixActors.Host;
 
@@ -11,6 +12,8 @@ namespace CloonixActors.Host;
 /// </summary>
 public sealed class FileAndStderrLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMessageQueueSemantics>
 {
+    private static readonly TimeSpan TransportNoisePeriod = TimeSpan.FromSeconds(10);
+    private readonly LogThrottle _transportNoise = new(TransportNoisePeriod);
     private RotatingLogFile? _file;
 
     public FileAndStderrLogger()
@@ -30,7 +33,20 @@ public sealed class FileAndStderrLogger : ReceiveActor, IRequiresMessageQueue<IL
         });
         Receive<LogEvent>(e =>
         {
-            var line = $"{e.Timestamp:yyyy-MM-ddTHH:mm:ss.fffZ} {Level(e.LogLevel())} [{e.LogSource}] {e.Message}{(e is Error { Cause: { } c } ? " " + c.GetBaseException().Message : string.Empty)}";
+            // Each refused TLS handshake makes the transport log an error and a warning: a port scanner or a
+            // stranger retrying would fill the log. One transport line per period, with a count of the rest.
+            var suffix = string.Empty;
+            if (e.LogLevel() >= LogLevel.WarningLevel && IsTransport(e.LogSource))
+            {
+                if (!_transportNoise.ShouldLog(out var suppressed))
+                {
+                    return;
+                }
+
+                suffix = LogThrottle.Suffix(suppressed, TransportNoisePeriod);
+            }
+
+            var line = $"{e.Timestamp:yyyy-MM-ddTHH:mm:ss.fffZ} {Level(e.LogLevel())} [{e.LogSource}] {e.Message}{(e is Error { Cause: { } c } ? " " + c.GetBaseException().Message : string.Empty)}{suffix}";
             _file?.WriteLine(line);
             Console.Error.WriteLine(line);
         });
@@ -41,6 +57,10 @@ public sealed class FileAndStderrLogger : ReceiveActor, IRequiresMessageQueue<IL
 
     /// <summary>Below this a rotation per line or so would be all the logger does.</summary>
     private const long MinMaxBytes = 64 << 10;
+
+    /// <summary>DotNetty's handlers (TLS handshakes, bad frames) log as their type name or under the transport's path.</summary>
+    private static bool IsTransport(string? source) =>
+        source is not null && (source.Contains("DotNetty", StringComparison.Ordinal) || source.Contains("TcpServerHandler", StringComparison.Ordinal) || source.Contains("TcpClientHandler", StringComparison.Ordinal));
 
     private static string Level(LogLevel level) => level switch
     {

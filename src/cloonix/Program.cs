@@ -252,7 +252,6 @@ public static class Program
         }
 
         await using var connection = await ClusterConnection.OpenAsync(r.GetValue(Contact)!, secret, TlsDirOf(r)).ConfigureAwait(false);
-        RequestFrame.Check(connection.System, command);
         var reply = await connection.AskAsync(command, timeout).ConfigureAwait(false);
         return Output.Print(reply, r.GetValue(Json));
     }
