@@ -13,7 +13,7 @@ namespace CloonixActors.Host;
 public sealed class FileAndStderrLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMessageQueueSemantics>
 {
     private static readonly TimeSpan TransportNoisePeriod = TimeSpan.FromSeconds(10);
-    private readonly LogThrottle _transportNoise = new(TransportNoisePeriod);
+    private readonly LogThrottle _transportNoise = new(TransportNoisePeriod, burst: 20);
     private RotatingLogFile? _file;
 
     public FileAndStderrLogger()
@@ -34,7 +34,7 @@ public sealed class FileAndStderrLogger : ReceiveActor, IRequiresMessageQueue<IL
         Receive<LogEvent>(e =>
         {
             // Each refused TLS handshake makes the transport log an error and a warning: a port scanner or a
-            // stranger retrying would fill the log. One transport line per period, with a count of the rest.
+            // stranger retrying would fill the log. At most a burst of transport lines per period, then a count.
             var suffix = string.Empty;
             if (e.LogLevel() >= LogLevel.WarningLevel && IsTransport(e.LogSource))
             {

@@ -12,6 +12,15 @@ public static partial class ImageFile
     [LibraryImport("libc", EntryPoint = "stat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int Stat(string path, byte[] buffer);
 
+    [LibraryImport("libc", EntryPoint = "realpath", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial nint RealPath(string path, nint resolved);
+
+    [LibraryImport("libc", EntryPoint = "free")]
+    private static partial void Free(nint pointer);
+
+    /// <summary>Where the kernel's own files live: they pass for regular files, but no disk is there.</summary>
+    private static readonly string[] KernelFileSystems = ["/proc/", "/sys/", "/dev/"];
+
     /// <summary>Null when <paramref name="path"/> is a regular file; else one line saying what it is.</summary>
     public static string? Problem(string path)
     {
@@ -22,12 +31,38 @@ public static partial class ImageFile
         }
 
         var type = FileType(path);
-        return type switch
+        if (type != 0x8000)
         {
-            null => $"image {printable} cannot be examined",
-            0x8000 => null,
-            _ => $"image {printable} is {Describe(type.Value)}, not a regular file",
-        };
+            return type is null ? $"image {printable} cannot be examined" : $"image {printable} is {Describe(type.Value)}, not a regular file";
+        }
+
+        // /proc/self/mem and /sys attributes are "regular files" to stat(2); every link on the way resolved.
+        var real = Resolve(path);
+        if (real is null || KernelFileSystems.Any(k => real.StartsWith(k, StringComparison.Ordinal)))
+        {
+            return $"image {printable} is a file of the kernel's (/proc, /sys or /dev), not a disk";
+        }
+
+        return new FileInfo(real).Length == 0 ? $"image {printable} is empty, not a disk" : null;
+    }
+
+    /// <summary>The path with every symlink resolved (realpath(3)), or null when that fails.</summary>
+    private static string? Resolve(string path)
+    {
+        var resolved = RealPath(path, 0);
+        if (resolved == 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            return Marshal.PtrToStringUTF8(resolved);
+        }
+        finally
+        {
+            Free(resolved);
+        }
     }
 
     /// <summary>

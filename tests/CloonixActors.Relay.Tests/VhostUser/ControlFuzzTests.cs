@@ -11,6 +11,8 @@ namespace CloonixActors.Relay.Tests.VhostUser;
 /// every session a well-behaved front end still gets its features, no descriptor leaks, and the engine
 /// never reports a fault.
 /// </summary>
+// Alone: it counts the process's descriptors, which tests running beside it would open and close meanwhile.
+[Collection(nameof(ControlFuzzTests))]
 public sealed class ControlFuzzTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("cloonix-ctlfuzz-").FullName;
@@ -243,3 +245,6 @@ public sealed class ControlFuzzTests(ITestOutputHelper output) : IDisposable
         }
     }
 }
+
+[CollectionDefinition(nameof(ControlFuzzTests), DisableParallelization = true)]
+public sealed class ControlFuzzCollection;

@@ -35,4 +35,18 @@ public sealed class ImageFileSpecs : IDisposable
         Assert.Equal($"image {_dir} is a directory, not a regular file", ImageFile.Problem(_dir));
         Assert.Equal($"image {_dir}/none does not exist", ImageFile.Problem($"{_dir}/none"));
     }
+
+    [Fact]
+    public void Kernel_files_that_pass_for_regular_ones_and_empty_files_are_refused()
+    {
+        var viaDir = Path.Combine(_dir, "procdir");
+        Directory.CreateSymbolicLink(viaDir, "/proc");
+        var empty = Path.Combine(_dir, "empty.qcow2");
+        File.WriteAllBytes(empty, []);
+
+        Assert.Equal("image /proc/self/mem is a file of the kernel's (/proc, /sys or /dev), not a disk", ImageFile.Problem("/proc/self/mem"));
+        Assert.EndsWith(" is a file of the kernel's (/proc, /sys or /dev), not a disk", ImageFile.Problem($"{viaDir}/self/mem"), StringComparison.Ordinal);
+        Assert.Equal("image /sys/kernel/uevent_seqnum is a file of the kernel's (/proc, /sys or /dev), not a disk", ImageFile.Problem("/sys/kernel/uevent_seqnum"));
+        Assert.EndsWith(" is empty, not a disk", ImageFile.Problem(empty), StringComparison.Ordinal);
+    }
 }

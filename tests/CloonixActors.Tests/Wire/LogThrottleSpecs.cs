@@ -22,6 +22,25 @@ public sealed class LogThrottleSpecs
     }
 
     [Fact]
+    public void A_burst_lets_that_many_through_per_period_then_counts()
+    {
+        var throttle = new LogThrottle(Period, () => _now, burst: 3);
+
+        Assert.True(throttle.ShouldLog(out _));
+        Assert.True(throttle.ShouldLog(out _));
+        Assert.True(throttle.ShouldLog(out _));
+        Assert.False(throttle.ShouldLog(out _));
+        Assert.False(throttle.ShouldLog(out _));
+
+        _now += Period;
+
+        Assert.True(throttle.ShouldLog(out var suppressed));
+        Assert.Equal(2, suppressed);
+        Assert.True(throttle.ShouldLog(out var next));
+        Assert.Equal(0, next);
+    }
+
+    [Fact]
     public void The_first_event_of_the_next_period_carries_the_count_of_those_held_back()
     {
         var throttle = new LogThrottle(Period, () => _now);
