@@ -74,6 +74,10 @@ for i in 1 2; do
 done
 cloonix ls
 
+step "the lab as a file (cloonix save -) and as a picture source (cloonix graph, Mermaid)"
+cloonix save -
+cloonix graph
+
 for lan in d v s; do
   net=$(case "$lan" in d) echo 10;; v) echo 11;; s) echo 12;; esac)
   step "vm1 -> vm2 over lan-$lan"
