@@ -8,6 +8,14 @@ results=artifacts/test-results
 rm -rf "$results"
 mkdir -p "$results"
 
+# What a killed earlier run left: test hosts (cxt-*) and the namespaces of test daemons (cxa-it*). Only the
+# tests' own prefixes: a user's lab on this machine (cxa-<host>.*) is never touched.
+for ns in $(ip netns list | awk '{print $1}' | grep -E '^(cxt-|cxa-it[0-9a-f]{8}\.)' || true); do
+  echo "test: removing namespace $ns left by an earlier run" >&2
+  ip netns pids "$ns" | xargs -r kill -9 || true
+  ip netns delete "$ns" || true
+done
+
 status=0
 dotnet test CloonixActors.sln -c Release --no-build -nologo \
   --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" || status=$?
@@ -25,7 +33,7 @@ print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped e
 PY
 
 # Nothing the tests made may outlive them.
-left=$(ip netns list | grep -E '^cxa' || true)
+left=$(ip netns list | grep -E '^(cxa|cxt)' || true)
 if [ -n "$left" ]; then
   echo "test: namespaces left behind: $left" >&2
   status=1

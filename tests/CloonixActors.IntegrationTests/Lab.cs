@@ -394,9 +394,9 @@ public sealed class Lab : IDisposable
 public sealed class DataPlaneCollection;
 
 /// <summary>
-/// A background cloonix process: stdout copied to a file, stderr collected, stopped with SIGTERM. Not SIGINT:
-/// a test run started from a background job or under nohup hands its children SIGINT ignored, and an
-/// ignored signal stays ignored in every process started below it.
+/// A background cloonix process: stdout copied to a file, stderr collected, stopped with SIGTERM, never with
+/// Ctrl-C's signal: a test run started from a background job or under nohup hands its children that signal
+/// ignored, and an ignored signal stays ignored in every process started below it.
 /// </summary>
 public sealed class CliStream : IDisposable
 {
