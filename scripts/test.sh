@@ -10,7 +10,7 @@ mkdir -p "$results"
 
 # What a killed earlier run left: test hosts (cxt-*) and the namespaces of test daemons (cxa-it*). Only the
 # tests' own prefixes: a user's lab on this machine (cxa-<host>.*) is never touched.
-for ns in $(ip netns list | awk '{print $1}' | grep -E '^(cxt-|cxa-it[0-9a-f]{8}\.)' || true); do
+for ns in $(ip netns list | awk '{print $1}' | grep -E '^(cxt-|cxa-it[0-9a-f]{8}\.|cxa\.ovs\.it[0-9a-f]{8}$)' || true); do
   echo "test: removing namespace $ns left by an earlier run" >&2
   ip netns pids "$ns" | xargs -r kill -9 || true
   ip netns delete "$ns" || true
