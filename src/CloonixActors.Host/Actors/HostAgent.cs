@@ -40,7 +40,7 @@ public sealed record HostPlane(
 /// restart the journal rebuilds the state, children adopt what exists, and a sweep removes what the
 /// state no longer wants, so the data plane always converges on the journal.
 /// </summary>
-public sealed class HostAgent : ReceivePersistentActor, IWithTimers
+public sealed class HostAgent : JournaledActor<ITopologyEvent>
 {
     /// <summary>How often the agent tells the lan-coordinator it is alive and what it holds.</summary>
     public static readonly TimeSpan HelloPeriod = TimeSpan.FromSeconds(3);
@@ -61,15 +61,6 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
     private OvsReady? _ovsReady;
     private bool _swept;
     private int _collectors;
-
-    // The journal's health. A write the database refused (down, disk full) is a rejection, not a failure
-    // (RejectingSqlJournal), so the agent and its children (the data plane) keep running; changes are then
-    // refused until a catch-up read of the journal answers, which also folds in a write that was stored after all.
-    private readonly JournalWatch _journal = new();
-    private IActorRef _writer = ActorRefs.Nobody;
-    private bool _writeRejected;
-
-    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>The project's messages only from this process or the cluster's members (see <see cref="MemberGate"/>).</summary>
     protected override bool AroundReceive(Receive receive, object message) => _gate.Refuses(message, Sender) || base.AroundReceive(receive, message);
@@ -96,10 +87,10 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
                 _ => _state,
             };
         });
-        Recover<ITopologyEvent>(e => _state = _state.Apply(e));
+        Recover<ITopologyEvent>(Fold);
         Recover<RecoveryCompleted>(_ =>
         {
-            _journal.Recorded(LastSequenceNr);
+            Recovered();
             StartChildren();
         });
 
@@ -111,21 +102,6 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
         Command<BuildImage>(Build);
         Command<OvsReady>(OnOvsReady);
         Command<SayHello>(_ => Hello());
-        Command<ProbeJournal>(_ => _journal.Probe(Context, PersistenceId));
-        Command<JournalCaughtUp>(c =>
-        {
-            if (_journal.IsCatchUp(Sender))
-            {
-                JournalAnswered(c);
-            }
-        });
-        Command<JournalStillDown>(d =>
-        {
-            if (_journal.StillDown(Sender, d.Error, DateTime.UtcNow) is { } next)
-            {
-                Timers.StartSingleTimer(nameof(ProbeJournal), ProbeJournal.Instance, next);
-            }
-        });
         Command<LanTunnel>(t =>
         {
             if (!Names.IsValid(t.Lan) || t.Peers is null)
@@ -166,10 +142,6 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
         });
         Command<SweepRequest>(s => Sweep(s.ReplyTo));
         Command<TeardownDataPlane>(_ => TeardownAll());
-        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
-        Command<SaveSnapshotFailure>(f => _log.Warning("snapshot failed: {0}", f.Cause.Message));
-        Command<DeleteSnapshotsSuccess>(_ => { });
-        Command<DeleteSnapshotsFailure>(f => _log.Warning("old snapshots not deleted: {0}", f.Cause.Message));
     }
 
     public override string PersistenceId { get; }
@@ -181,50 +153,21 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
         public static readonly SayHello Instance = new();
     }
 
-    private sealed record ProbeJournal
+    protected override int SnapshotEvery => _settings.SnapshotEvery;
+
+    protected override string JournalOwner => $"host {_settings.HostName}";
+
+    protected override void Fold(ITopologyEvent e) => _state = _state.Apply(e);
+
+    protected override object TakeSnapshot() => _state.ToSnapshot();
+
+    /// <summary>The journal answers again: carry out what a write thought lost stored after all.</summary>
+    protected override void JournalReturned(IReadOnlyList<ITopologyEvent> stored)
     {
-        public static readonly ProbeJournal Instance = new();
-    }
-
-    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
-    {
-        if (_writeRejected)
+        foreach (var effect in Effects.Of(stored))
         {
-            return; // the other events of the same command: one write, one answer
+            Act(effect, ActorRefs.Nobody);
         }
-
-        _writeRejected = true;
-        _writer.Tell(JournalHealth.RefusalOf(cause));
-        if (cause is not JournalUnavailableException)
-        {
-            _log.Error(cause, "host {0}: the journal refused event {1}: {2}", _settings.HostName, @event.GetType().Name, cause.Message);
-            return;
-        }
-
-        _log.Error("host {0}: journal write failed: {1}; changes are refused until the journal answers (the data plane runs on)", _settings.HostName, cause.Message);
-        Timers.StartSingleTimer(nameof(ProbeJournal), ProbeJournal.Instance, _journal.Failed(cause.Message, DateTime.UtcNow));
-    }
-
-    /// <summary>The journal read back: fold in what a seemingly lost write stored, then accept changes again.</summary>
-    private void JournalAnswered(JournalCaughtUp caughtUp)
-    {
-        var stored = caughtUp.Events.OfType<ITopologyEvent>().ToList();
-        if (stored.Count > 0)
-        {
-            _log.Warning("host {0}: a write thought lost was stored after all: {1}; carrying it out", _settings.HostName, string.Join(", ", stored));
-            foreach (var e in stored)
-            {
-                _state = _state.Apply(e);
-            }
-
-            foreach (var effect in Effects.Of(stored))
-            {
-                Act(effect, ActorRefs.Nobody);
-            }
-        }
-
-        _log.Info("host {0}: the journal answers again after {1:0} s; changes are accepted", _settings.HostName, (DateTime.UtcNow - (_journal.Health.FailingSince ?? DateTime.UtcNow)).TotalSeconds);
-        _journal.Answered(caughtUp.HighestSequenceNr);
     }
 
     /// <summary>Tells the coordinator this host is alive, what its journal holds, and where its tunnels start.</summary>
@@ -291,9 +234,9 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
 
     private void Handle(ITopologyCommand command)
     {
-        if (_journal.Health.IsDown)
+        if (JournalWatch.Health.IsDown)
         {
-            Sender.Tell(_journal.Health.Refusal());
+            Sender.Tell(JournalWatch.Health.Refusal());
             return;
         }
 
@@ -321,35 +264,22 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
             return;
         }
 
-        var persisted = 0;
-        _writer = client;
-        _writeRejected = false;
-        PersistAll(events, e =>
-        {
-            _state = _state.Apply(e);
-            if (++persisted < events.Length)
+        Record(
+            events,
+            () =>
             {
-                return;
-            }
-
-            _journal.Recorded(LastSequenceNr);
-
-            // All of the command's events are in the journal and the state: now change the OS, one
-            // message per lan or node touched, each answering the collector that answers the client.
-            var effects = Effects.Of(events);
-            var collector = Context.ActorOf(
-                ReplyCollector.Props(effects.Count, client, Describe(command), _settings.Timeout, then),
-                $"reply-{++_collectors}");
-            foreach (var effect in effects)
-            {
-                Act(effect, collector);
-            }
-
-            if (LastSequenceNr % _settings.SnapshotEvery < events.Length)
-            {
-                SaveSnapshot(_state.ToSnapshot());
-            }
-        });
+                // All of the command's events are in the journal and the state: now change the OS, one
+                // message per lan or node touched, each answering the collector that answers the client.
+                var effects = Effects.Of(events);
+                var collector = Context.ActorOf(
+                    ReplyCollector.Props(effects.Count, client, Describe(command), _settings.Timeout, then),
+                    $"reply-{++_collectors}");
+                foreach (var effect in effects)
+                {
+                    Act(effect, collector);
+                }
+            },
+            client.Tell);
     }
 
     private sealed record SweepRequest(IActorRef ReplyTo);
@@ -665,7 +595,7 @@ public sealed class HostAgent : ReceivePersistentActor, IWithTimers
             ? $"{_plane.Datapath}, OVS-DPDK (d nics available)"
             : $"{_plane.Datapath} (d nics unavailable: {_ovsReady?.DpdkWhyNot ?? "Open vSwitch is not up yet"})";
         var accel = _plane.Vms?.Accel.Why ?? "no VMs on this host";
-        var health = _journal.Health;
+        var health = JournalWatch.Health;
         var self = Self;
         var system = Context.System;
         var persistenceId = PersistenceId;

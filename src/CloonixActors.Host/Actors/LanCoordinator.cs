@@ -23,7 +23,7 @@ public sealed record CoordinatorSettings(string HostName, TimeSpan CommandTimeou
 /// few seconds (<see cref="HostHello"/>); the registry adopts what they hold, and the coordinator answers
 /// with the tunnels each segment must have, so tunnels converge whatever was lost or restarted.
 /// </summary>
-public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
+public sealed class LanCoordinator : JournaledActor<IRegistryEvent>
 {
     public const string Id = "lan-coordinator";
 
@@ -46,14 +46,6 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
     private Registry _registry = Registry.Empty;
     private ImmutableSortedSet<string> _live = ImmutableSortedSet<string>.Empty;
     private bool _warm;
-
-    // The journal's health, as in the host agent: a refused write (RejectingSqlJournal) keeps the coordinator
-    // up; changes are refused until a catch-up read answers and folds in a write that was stored after all.
-    private readonly JournalWatch _journal = new();
-    private Action<string>? _onRejected;
-    private bool _writeRejected;
-
-    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>The project's messages only from this process or the cluster's members (see <see cref="MemberGate"/>).</summary>
     protected override bool AroundReceive(Receive receive, object message) => _gate.Refuses(message, Sender) || base.AroundReceive(receive, message);
@@ -86,52 +78,15 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         public static readonly Tick Instance = new();
     }
 
-    private sealed record ProbeJournal
-    {
-        public static readonly ProbeJournal Instance = new();
-    }
+    protected override int SnapshotEvery => _settings.SnapshotEvery;
 
-    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
-    {
-        if (_writeRejected)
-        {
-            return; // the other events of the same write
-        }
+    protected override string JournalOwner => "lan-coordinator";
 
-        _writeRejected = true;
-        var refused = _onRejected;
-        _onRejected = null;
-        if (cause is JournalUnavailableException)
-        {
-            _log.Error("lan-coordinator: journal write failed: {0}; changes are refused until the journal answers", cause.Message);
-            Timers.StartSingleTimer(nameof(ProbeJournal), ProbeJournal.Instance, _journal.Failed(cause.Message, DateTime.UtcNow));
-        }
-        else
-        {
-            _log.Error(cause, "lan-coordinator: the journal refused event {0}: {1}", @event.GetType().Name, cause.Message);
-        }
+    protected override void Fold(IRegistryEvent e) => _registry = _registry.Apply(e);
 
-        refused?.Invoke(JournalHealth.RefusalOf(cause).Message);
-    }
+    protected override object TakeSnapshot() => _registry.ToSnapshot();
 
-    /// <summary>The journal read back: fold in what a seemingly lost write stored, then accept changes again.</summary>
-    private void JournalAnswered(JournalCaughtUp caughtUp)
-    {
-        var stored = caughtUp.Events.OfType<IRegistryEvent>().ToList();
-        foreach (var e in stored)
-        {
-            _registry = _registry.Apply(e);
-        }
-
-        if (stored.Count > 0)
-        {
-            _log.Warning("lan-coordinator: a write thought lost was stored after all: {0}", string.Join(", ", stored));
-        }
-
-        _log.Info("lan-coordinator: the journal answers again; changes are accepted");
-        _journal.Answered(caughtUp.HighestSequenceNr);
-        PushTunnels(null);
-    }
+    protected override void JournalReturned(IReadOnlyList<IRegistryEvent> stored) => PushTunnels(null);
 
     /// <summary>The answers of the hosts a command went to, and what to record once they are in.</summary>
     private sealed record Dispatched(IActorRef Client, IReadOnlyList<(string Host, IClientReply Reply)> Replies, Func<IReadOnlyList<(string Host, IClientReply Reply)>, Outcome> Conclude);
@@ -149,11 +104,11 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
                 _registry = Registry.FromSnapshot(s);
             }
         });
-        Recover<IRegistryEvent>(e => _registry = _registry.Apply(e));
+        Recover<IRegistryEvent>(Fold);
         Recover<RecoveryCompleted>(_ =>
         {
             _log.Info("lan-coordinator on {0}: {1} lan(s), {2} node(s) recovered", settings.HostName, _registry.Lans.Count, _registry.Nodes.Count);
-            _journal.Recorded(LastSequenceNr);
+            Recovered();
             _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
             Timers.StartPeriodicTimer("tick", Tick.Instance, TimeSpan.FromSeconds(1));
         });
@@ -162,21 +117,6 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         Command<Routed>(OnRouted);
         Command<GetCoordinatorView>(_ => ReplyView());
         Command<Dispatched>(OnDispatched);
-        Command<ProbeJournal>(_ => _journal.Probe(Context, PersistenceId));
-        Command<JournalCaughtUp>(c =>
-        {
-            if (_journal.IsCatchUp(Sender))
-            {
-                JournalAnswered(c);
-            }
-        });
-        Command<JournalStillDown>(d =>
-        {
-            if (_journal.StillDown(Sender, d.Error, DateTime.UtcNow) is { } next)
-            {
-                Timers.StartSingleTimer(nameof(ProbeJournal), ProbeJournal.Instance, next);
-            }
-        });
         Command<Tick>(_ =>
         {
             if (!_warm && (AllMembersSaidHello() || DateTime.UtcNow - _started > HelloLost))
@@ -201,10 +141,6 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         });
         Command<ClusterEvent.IMemberEvent>(_ => { });
         Command<IClientReply>(_ => { }); // the answers to a roll-back's deletions
-        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
-        Command<SaveSnapshotFailure>(f => _log.Warning("coordinator snapshot failed: {0}", f.Cause.Message));
-        Command<DeleteSnapshotsSuccess>(_ => { });
-        Command<DeleteSnapshotsFailure>(_ => { });
     }
 
     protected override void PostStop()
@@ -347,44 +283,6 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
         }
     }
 
-    /// <param name="refused">Called instead of <paramref name="then"/> when the journal is down or refuses the write, with the client's answer.</param>
-    private void Record(IReadOnlyCollection<IRegistryEvent> events, Action then, Action<string> refused)
-    {
-        if (events.Count == 0)
-        {
-            then();
-            return;
-        }
-
-        if (_journal.Health.IsDown)
-        {
-            refused(_journal.Health.Refusal().Message);
-            return;
-        }
-
-        var done = 0;
-        _onRejected = refused;
-        _writeRejected = false;
-        PersistAll(events, e =>
-        {
-            _registry = _registry.Apply(e);
-            if (++done < events.Count)
-            {
-                return;
-            }
-
-            _journal.Recorded(LastSequenceNr);
-            _onRejected = null;
-
-            if (LastSequenceNr % _settings.SnapshotEvery < events.Count)
-            {
-                SaveSnapshot(_registry.ToSnapshot());
-            }
-
-            then();
-        });
-    }
-
     private void OnRouted(Routed routed)
     {
         if (!string.IsNullOrEmpty(routed.RequestId))
@@ -485,7 +383,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
             return;
         }
 
-        Record(decision.Events, () => then(decision.Events), m => client.Tell(new CommandFailed(ErrorCode.Unavailable, m)));
+        Record(decision.Events, () => then(decision.Events), client.Tell);
     }
 
     private void Place(string name, string? host, IActorRef client, Func<string, IClientCommand> command) =>
@@ -744,7 +642,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
             var first = replies.First(r => failed.Contains(r.Host));
             var refusal = (CommandFailed)first.Reply;
             return new Outcome(undo, refusal with { Message = $"host {first.Host}: {refusal.Message} (nothing of the topology was kept)" }, RollBack);
-        }), m => client.Tell(new CommandFailed(ErrorCode.Unavailable, m)));
+        }), client.Tell);
     }
 
     private void Purge(IActorRef client)
@@ -874,7 +772,7 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
             {
                 // The hosts did their part; only the registry could not record it: it follows their next reports.
                 d.Client.Tell(outcome.Reply is CommandSucceeded s
-                    ? new CommandFailed(ErrorCode.Unavailable, $"{s.Message}, but the cluster's registry could not record it ({refusal.Split(';')[0]}); it follows the hosts' reports once the journal answers")
+                    ? new CommandFailed(ErrorCode.Unavailable, $"{s.Message}, but the cluster's registry could not record it ({refusal.Message.Split(';')[0]}); it follows the hosts' reports once the journal answers")
                     : outcome.Reply);
                 outcome.Then?.Invoke();
             });
@@ -889,14 +787,14 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
     private void ReplyView()
     {
         var view = View();
-        if (_journal.Health.IsDown)
+        if (JournalWatch.Health.IsDown)
         {
             Sender.Tell(view);
             return;
         }
 
         var self = Self;
-        var health = _journal.Health;
+        var health = JournalWatch.Health;
         JournalCheck.ProblemAsync(Context.System, PersistenceId, TimeSpan.FromSeconds(3)).PipeTo(Sender, success: problem =>
         {
             if (problem is null)
@@ -919,6 +817,6 @@ public sealed class LanCoordinator : ReceivePersistentActor, IWithTimers
             h.TunnelAddress,
             _registry.Load(h.Name),
             _registry.SegmentsOn(h.Name).Count()));
-        return new CoordinatorView(_settings.HostName, _cluster.SelfAddress.ToString(), [.. hosts], _registry.Lans.Count, _journal.Health.Describe(now));
+        return new CoordinatorView(_settings.HostName, _cluster.SelfAddress.ToString(), [.. hosts], _registry.Lans.Count, JournalWatch.Health.Describe(now));
     }
 }
