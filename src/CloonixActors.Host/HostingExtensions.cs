@@ -10,7 +10,6 @@ using Akka.Persistence.Sql;
 using Akka.Remote.Hosting;
 using CloonixActors.DataPlane;
 using CloonixActors.DataPlane.Qemu;
-using CloonixActors.Host.Actors;
 using CloonixActors.Relay.Engine;
 using CloonixActors.Relay.Tap;
 using CloonixActors.Relay.VhostUser;

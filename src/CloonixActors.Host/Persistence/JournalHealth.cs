@@ -25,7 +25,7 @@ public sealed record JournalHealth(DateTime? FailingSince, string? LastError, Da
 
     public JournalHealth Answered() => this with { FailingSince = null, Probes = 0 };
 
-    public TimeSpan NextProbe => Actors.RetryBackoff.Delay(Probes + 1, FirstProbe, MaxProbeInterval);
+    public TimeSpan NextProbe => RetryBackoff.Delay(Probes + 1, FirstProbe, MaxProbeInterval);
 
     /// <summary>The client's answer to a change while the journal is down.</summary>
     public CommandFailed Refusal() => new(ErrorCode.Unavailable, $"journal unavailable: {LastError}; nothing changed");

@@ -1,6 +1,5 @@
 using Akka.Actor;
 using Akka.TestKit;
-using CloonixActors.Host.Actors;
 using CloonixActors.Protocol;
 using Xunit.Abstractions;
 

@@ -1,4 +1,3 @@
-using CloonixActors.Host.Actors;
 
 namespace CloonixActors.Tests.Actors;
 

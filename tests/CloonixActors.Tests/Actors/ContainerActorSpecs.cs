@@ -2,7 +2,6 @@ using Akka.Actor;
 using Akka.TestKit;
 using CloonixActors.DataPlane;
 using CloonixActors.Domain;
-using CloonixActors.Host.Actors;
 using CloonixActors.Protocol;
 using CloonixActors.Tests.Fakes;
 using Xunit.Abstractions;

@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Akka.Persistence;
 using CloonixActors.Domain;
-using CloonixActors.Host.Actors;
 using CloonixActors.Protocol;
 using CloonixActors.Tests.Fakes;
 using CloonixActors.Tests.Serialization;

@@ -1,6 +1,5 @@
 using Akka.Actor;
 using Akka.Configuration;
-using CloonixActors.Host.Actors;
 using CloonixActors.Host.Persistence;
 using CloonixActors.Protocol;
 using CloonixActors.Tests.Fakes;

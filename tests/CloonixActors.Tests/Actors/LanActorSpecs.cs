@@ -1,7 +1,6 @@
 using Akka.Actor;
 using CloonixActors.DataPlane;
 using CloonixActors.Domain;
-using CloonixActors.Host.Actors;
 using CloonixActors.Protocol;
 using CloonixActors.Tests.Fakes;
 using Xunit.Abstractions;

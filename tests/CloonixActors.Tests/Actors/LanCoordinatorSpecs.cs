@@ -3,7 +3,6 @@ using Akka.Cluster;
 using Akka.Configuration;
 using Akka.TestKit;
 using CloonixActors.Domain;
-using CloonixActors.Host.Actors;
 using CloonixActors.Protocol;
 using Xunit.Abstractions;
 

@@ -2,7 +2,6 @@ using Akka.Actor;
 using Akka.Cluster;
 using Akka.Configuration;
 using Akka.TestKit;
-using CloonixActors.Host.Actors;
 using CloonixActors.Protocol;
 using CloonixActors.Tests.Fakes;
 using Xunit.Abstractions;

@@ -1,5 +1,4 @@
 using Akka.Actor;
-using CloonixActors.Host.Actors;
 using CloonixActors.Protocol;
 using Xunit.Abstractions;
 

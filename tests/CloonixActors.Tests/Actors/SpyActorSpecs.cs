@@ -2,7 +2,6 @@ using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.TestKit;
 using CloonixActors.Domain;
-using CloonixActors.Host.Actors;
 using CloonixActors.Protocol;
 using CloonixActors.Relay.Capture;
 using CloonixActors.Relay.Engine;

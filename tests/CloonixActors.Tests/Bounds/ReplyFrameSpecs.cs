@@ -1,7 +1,6 @@
 using System.Text;
 using Akka.Actor;
 using CloonixActors.DataPlane;
-using CloonixActors.Host.Actors;
 using CloonixActors.Protocol;
 using Xunit.Abstractions;
 

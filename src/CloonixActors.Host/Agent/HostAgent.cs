@@ -9,7 +9,7 @@ using CloonixActors.Domain;
 using CloonixActors.Host.Persistence;
 using CloonixActors.Protocol;
 
-namespace CloonixActors.Host.Actors;
+namespace CloonixActors.Host.Agent;
 
 public sealed record HostSettings(
     string HostName,

@@ -4,7 +4,7 @@ using Akka.Event;
 using CloonixActors.Protocol;
 using CloonixActors.Protocol.Wire;
 
-namespace CloonixActors.Host.Actors;
+namespace CloonixActors.Host.Security;
 
 /// <summary>
 /// Who may hand a host's internal actors the project's messages: actors of this process and actors of the

@@ -1,6 +1,6 @@
 using CloonixActors.Protocol;
 
-namespace CloonixActors.Host.Actors;
+namespace CloonixActors.Host.Agent;
 
 /// <summary>What the OS must do after some events: one effect per lan or node touched, however many events touched it.</summary>
 public abstract record Effect

@@ -7,7 +7,7 @@ using CloonixActors.Relay.Capture;
 using CloonixActors.Relay.Engine;
 using CloonixActors.Relay.Impairment;
 
-namespace CloonixActors.Host.Actors;
+namespace CloonixActors.Host.Spy;
 
 /// <summary>
 /// The node's side of an s nic's relay: a VM's vhost-user socket (QEMU connects to it), or a container's

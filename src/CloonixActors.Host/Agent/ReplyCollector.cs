@@ -1,7 +1,7 @@
 using Akka.Actor;
 using CloonixActors.Protocol;
 
-namespace CloonixActors.Host.Actors;
+namespace CloonixActors.Host.Agent;
 
 /// <summary>
 /// Waits for the answers of every actor that carries out part of one command, then gives the client one

@@ -1,7 +1,7 @@
 using Akka.Actor;
 using CloonixActors.Protocol;
 
-namespace CloonixActors.Host.Actors;
+namespace CloonixActors.Host.Api;
 
 /// <summary>
 /// One client request on its way through the lan-coordinator. The singleton proxy drops what it sends

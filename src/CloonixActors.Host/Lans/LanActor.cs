@@ -4,7 +4,7 @@ using CloonixActors.DataPlane;
 using CloonixActors.Domain;
 using CloonixActors.Protocol;
 
-namespace CloonixActors.Host.Actors;
+namespace CloonixActors.Host.Lans;
 
 /// <summary>
 /// Owns one lan's OVS bridge on this host and the bridge's ports. Level-triggered: whatever the trigger

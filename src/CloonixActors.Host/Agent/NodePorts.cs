@@ -1,7 +1,7 @@
 using CloonixActors.DataPlane;
 using CloonixActors.Domain;
 
-namespace CloonixActors.Host.Actors;
+namespace CloonixActors.Host.Agent;
 
 /// <summary>The lan-bridge port that carries one nic of a node, by the nic's kind.</summary>
 public static class NodePorts

@@ -1,4 +1,4 @@
-namespace CloonixActors.Host.Actors;
+namespace CloonixActors.Host.Agent;
 
 /// <summary>Exponential back-off for actors that retry or relaunch what they own: first, 2x first, 4x first ... capped.</summary>
 public static class RetryBackoff

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using Akka.Actor;
 using CloonixActors.Protocol;
 
-namespace CloonixActors.Host.Actors;
+namespace CloonixActors.Host.Api;
 
 /// <summary>
 /// Keeps a reply that Akka.Remote would not carry from being lost in silence: a message larger than

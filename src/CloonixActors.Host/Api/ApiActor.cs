@@ -6,7 +6,7 @@ using Akka.Event;
 using CloonixActors.Protocol;
 using CloonixActors.Protocol.Wire;
 
-namespace CloonixActors.Host.Actors;
+namespace CloonixActors.Host.Api;
 
 /// <summary>
 /// The service the console client reaches through ClusterClient (<c>/user/api</c>). It checks the shared

@@ -2,7 +2,7 @@ using Akka.Actor;
 using Akka.Event;
 using CloonixActors.DataPlane;
 
-namespace CloonixActors.Host.Actors;
+namespace CloonixActors.Host.Lans;
 
 /// <summary>
 /// Owns this host's private ovsdb-server and ovs-vswitchd. Adopts the ones a previous cloonixd left

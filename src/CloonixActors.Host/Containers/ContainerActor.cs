@@ -4,7 +4,7 @@ using CloonixActors.DataPlane;
 using CloonixActors.Domain;
 using CloonixActors.Protocol;
 
-namespace CloonixActors.Host.Actors;
+namespace CloonixActors.Host.Containers;
 
 /// <summary>
 /// Owns one container: its network namespace, its veth pairs, the relays of its s nics (SpyActor children,

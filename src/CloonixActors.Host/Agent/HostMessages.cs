@@ -1,7 +1,7 @@
 using Akka.Actor;
 using CloonixActors.DataPlane;
 
-namespace CloonixActors.Host.Actors;
+namespace CloonixActors.Host.Agent;
 
 // Messages between the actors of one host. They never leave the process, so they are not bound to the
 // serializer; the client-facing and persisted ones live in CloonixActors.Protocol.

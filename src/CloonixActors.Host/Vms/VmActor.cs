@@ -6,7 +6,7 @@ using CloonixActors.DataPlane.Qemu;
 using CloonixActors.Domain;
 using CloonixActors.Protocol;
 
-namespace CloonixActors.Host.Actors;
+namespace CloonixActors.Host.Vms;
 
 /// <summary>Where the tiny image lives, the host paths a VM needs, and how its s nics' relays are made.</summary>
 public sealed record VmEnvironment(string StateDir, string ImagesDir, bool VhostNet)

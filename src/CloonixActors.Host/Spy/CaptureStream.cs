@@ -1,4 +1,4 @@
-namespace CloonixActors.Host.Actors;
+namespace CloonixActors.Host.Spy;
 
 /// <summary>
 /// The stream a capture's <see cref="Relay.Capture.PcapSink"/> writes into: bytes gather until the sink

@@ -8,7 +8,7 @@ using CloonixActors.Host.Persistence;
 using CloonixActors.Protocol;
 using CloonixActors.Protocol.Wire;
 
-namespace CloonixActors.Host.Actors;
+namespace CloonixActors.Host.Coordinator;
 
 /// <param name="HostName">The host this incarnation of the singleton runs on (shown by `status`).</param>
 /// <param name="ClusterId">Names the cluster's journal stream, so clusters sharing one database never mix their registries.</param>
