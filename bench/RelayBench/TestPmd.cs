@@ -14,7 +14,10 @@ internal sealed partial class TestPmd : IAsyncDisposable
     private const string Prompt = "testpmd> ";
 
     private readonly Process _process;
+    // stdout and stderr apart: stderr lines written while the prompt is printed would split "testpmd> " in a
+    // shared buffer (seen: "t" + an error line + "estpmd> "), and the prompt is only looked for in stdout.
     private readonly StringBuilder _output = new();
+    private readonly StringBuilder _errors = new();
     private readonly string _name;
     private readonly bool _interactive;
     private readonly Task _pump;
@@ -24,7 +27,7 @@ internal sealed partial class TestPmd : IAsyncDisposable
         _name = name;
         _process = process;
         _interactive = interactive;
-        _pump = Task.WhenAll(PumpAsync(process.StandardOutput), PumpAsync(process.StandardError));
+        _pump = Task.WhenAll(PumpAsync(process.StandardOutput, _output), PumpAsync(process.StandardError, _errors));
     }
 
     /// <param name="core">The one cpu its main and forwarding lcores share (the main one only sleeps).</param>
@@ -106,9 +109,15 @@ internal sealed partial class TestPmd : IAsyncDisposable
     {
         get
         {
+            string errors;
+            lock (_errors)
+            {
+                errors = _errors.ToString();
+            }
+
             lock (_output)
             {
-                return _output.ToString();
+                return errors.Length == 0 ? _output.ToString() : $"{_output}\n(stderr)\n{errors}";
             }
         }
     }
@@ -145,15 +154,15 @@ internal sealed partial class TestPmd : IAsyncDisposable
 
     public string Tail(int lines = 25) => string.Join('\n', Log.Split('\n').TakeLast(lines));
 
-    private async Task PumpAsync(StreamReader reader)
+    private static async Task PumpAsync(StreamReader reader, StringBuilder into)
     {
         var buffer = new char[4096];
         int n;
         while ((n = await reader.ReadAsync(buffer).ConfigureAwait(false)) > 0)
         {
-            lock (_output)
+            lock (into)
             {
-                _output.Append(buffer, 0, n);
+                into.Append(buffer, 0, n);
             }
         }
     }
