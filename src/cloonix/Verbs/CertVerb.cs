@@ -4,16 +4,16 @@ using CloonixActors.Domain;
 using CloonixActors.Host;
 using CloonixActors.Host.Security;
 
-namespace CloonixActors.Cli;
+namespace CloonixActors.Cli.Verbs;
 
 /// <summary>
 /// cloonix cert init | cloonix cert issue NAME [--out DIR] [--client] [--days N]: the cluster's certificate
 /// authority and the certificates it signs, made on this machine (no daemon needed). Exit 0 done, 1 failed
 /// (a file already there, unreadable), 2 bad usage (a bad name).
 /// </summary>
-public static class CertCommands
+internal static class CertVerb
 {
-    public static Command Build(Func<ParseResult, string> tlsDirOf, Option<bool> json)
+    public static Command Create()
     {
         var initName = new Option<string>("--name")
         {
@@ -21,9 +21,9 @@ public static class CertCommands
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("CLOONIX_HOST_NAME") ?? CloonixHostOptions.DefaultHostName(),
         };
         var init = new Command("init", "make the cluster's certificate authority, a host and a client certificate in the tls dir (STATE_DIR/tls)") { initName };
-        init.SetAction(r => Report(r.GetValue(json), () =>
+        init.SetAction(r => Report(GlobalOptions.JsonOf(r), () =>
         {
-            var dir = tlsDirOf(r);
+            var dir = GlobalOptions.TlsDirOf(r);
             ClusterCertificates.Init(dir, r.GetValue(initName)!);
             return [.. new[] { ClusterCertificates.CaCertFile, ClusterCertificates.CaKeyFile, "host.crt", "host.key", "client.crt", "client.key" }.Select(f => Path.Combine(dir, f))];
         }));
@@ -33,7 +33,7 @@ public static class CertCommands
         var clientOnly = new Option<bool>("--client") { Description = "a user's certificate only (client.crt/key), no host certificate" };
         var days = new Option<int>("--days") { Description = "validity in days", DefaultValueFactory = _ => (int)ClusterCertificates.DefaultValidity.TotalDays };
         var issue = new Command("issue", "make a certificate for another host or a user, signed by the authority in the tls dir") { name, outDir, clientOnly, days };
-        issue.SetAction(r => Report(r.GetValue(json), () =>
+        issue.SetAction(r => Report(GlobalOptions.JsonOf(r), () =>
         {
             var who = r.GetValue(name)!;
             if (Names.Problem(who, "certificate") is { } problem)
@@ -46,7 +46,7 @@ public static class CertCommands
                 throw new ClientException($"--days {r.GetValue(days)} is out of range 1-3650", 2);
             }
 
-            var dir = tlsDirOf(r);
+            var dir = GlobalOptions.TlsDirOf(r);
             var target = r.GetValue(outDir) ?? Path.Combine(dir, "issued", who);
             return ClusterCertificates.IssueInto(dir, who, target, r.GetValue(clientOnly), TimeSpan.FromDays(r.GetValue(days)));
         }));

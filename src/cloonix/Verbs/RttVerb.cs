@@ -3,16 +3,16 @@ using System.Diagnostics;
 using System.Text.Json;
 using CloonixActors.Protocol;
 
-namespace CloonixActors.Cli;
+namespace CloonixActors.Cli.Verbs;
 
 /// <summary>
 /// cloonix rtt NODE [--count N] (hidden): what one client process spends where, for bench/tls.py: runtime
 /// start-up, opening the connection (ActorSystem and certificates), the first `ls` (association, TLS
 /// handshake, contact discovery), then N `ls` and N `exec NODE -- true` round trips on the open connection.
 /// </summary>
-public static class RttCommand
+internal static class RttVerb
 {
-    public static Command Build(Func<ParseResult, Task<ClusterConnection>> open)
+    public static Command Create()
     {
         var node = new Argument<string>("NODE") { Description = "a container to run `true` in" };
         var count = new Option<int>("--count") { Description = "round trips of each kind", DefaultValueFactory = _ => 20 };
@@ -23,7 +23,7 @@ public static class RttCommand
             var started = Process.GetCurrentProcess().StartTime.ToUniversalTime();
             var runtimeMs = (DateTime.UtcNow - started).TotalMilliseconds;
             var clock = Stopwatch.StartNew();
-            await using var connection = await open(r).ConfigureAwait(false);
+            await using var connection = await GlobalOptions.OpenConnectionAsync(r).ConfigureAwait(false);
             var openMs = clock.Elapsed.TotalMilliseconds;
             var timeout = TimeSpan.FromSeconds(30);
             clock.Restart();

@@ -3,7 +3,7 @@ using System.Text.Json;
 using CloonixActors.Domain;
 using CloonixActors.Protocol;
 
-namespace CloonixActors.Cli;
+namespace CloonixActors.Cli.Verbs;
 
 /// <summary>
 /// cloonix deploy FILE [--host H] [--dry-run]: makes the running lab hold what the file describes. What the
@@ -12,7 +12,7 @@ namespace CloonixActors.Cli;
 /// </summary>
 internal static class DeployVerb
 {
-    public static Command Build()
+    public static Command Create()
     {
         var file = new Argument<string>("FILE") { Description = "a topology file (YAML, see the README), or - for standard input" };
         var host = new Option<string?>("--host") { Description = "the host to put the file's nodes on when they name none (default: the least loaded host)" };
@@ -22,7 +22,7 @@ internal static class DeployVerb
         {
             var path = r.GetValue(file)!;
             var lab = TopologyFile.Load(path);
-            return Program.Stream(r, c => RunAsync(c, lab, path, r.GetValue(host), r.GetValue(dryRun), r.GetValue(Program.Json), Program.TimeoutOf(r)));
+            return VerbActions.WithConnectionAsync(r, c => RunAsync(c, lab, path, r.GetValue(host), r.GetValue(dryRun), GlobalOptions.JsonOf(r), GlobalOptions.TimeoutOf(r)));
         });
         return deploy;
     }

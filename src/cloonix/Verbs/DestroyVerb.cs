@@ -2,7 +2,7 @@ using System.CommandLine;
 using CloonixActors.Domain;
 using CloonixActors.Protocol;
 
-namespace CloonixActors.Cli;
+namespace CloonixActors.Cli.Verbs;
 
 /// <summary>
 /// cloonix destroy FILE: removes the nodes, then the lans, that the file names, and nothing else. Checked
@@ -11,7 +11,7 @@ namespace CloonixActors.Cli;
 /// </summary>
 internal static class DestroyVerb
 {
-    public static Command Build()
+    public static Command Create()
     {
         var file = new Argument<string>("FILE") { Description = "a topology file (YAML), or - for standard input" };
         var destroy = new Command("destroy", "remove what a topology file names (its nodes, then its lans), nothing else") { file };
@@ -19,7 +19,7 @@ internal static class DestroyVerb
         {
             var path = r.GetValue(file)!;
             var lab = TopologyFile.Load(path);
-            return Program.Stream(r, c => RunAsync(c, lab, path, r.GetValue(Program.Json), Program.TimeoutOf(r)));
+            return VerbActions.WithConnectionAsync(r, c => RunAsync(c, lab, path, GlobalOptions.JsonOf(r), GlobalOptions.TimeoutOf(r)));
         });
         return destroy;
     }
