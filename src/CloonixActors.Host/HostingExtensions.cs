@@ -8,11 +8,6 @@ using Akka.Hosting;
 using Akka.Pattern;
 using Akka.Persistence.Sql;
 using Akka.Remote.Hosting;
-using CloonixActors.DataPlane;
-using CloonixActors.DataPlane.Qemu;
-using CloonixActors.Relay.Engine;
-using CloonixActors.Relay.Tap;
-using CloonixActors.Relay.VhostUser;
 
 namespace CloonixActors.Host;
 
@@ -22,27 +17,96 @@ public sealed class HostAgentKey;
 /// <summary>Registry key for the lan-coordinator's singleton proxy.</summary>
 public sealed class LanCoordinatorKey;
 
+/// <summary>Registry key for the api, the actor clients reach through the receptionist.</summary>
+public sealed class CloonixApiKey;
+
+/// <summary>
+/// A cloonixd host as small Akka.Hosting features, composed by <see cref="AddCloonixHost(AkkaConfigurationBuilder, CloonixHostOptions, Action?)"/>.
+/// The order of the calls there is the order of the actors' start: each feature finds what it needs from the
+/// ones before it in the actor registry.
+/// </summary>
 public static class HostingExtensions
 {
+    /// <summary>The cluster role of every cloonixd: the coordinator singleton and the receptionist live on hosts only.</summary>
+    private const string HostRole = "host";
+
+    /// <summary>The lan-coordinator's name under its singleton manager on every host.</summary>
+    private const string CoordinatorSingletonName = "singleton";
+
+    /// <summary>How the host agent and the lan-coordinator come back after they stop: 0.5 s, doubling to 10 s, for ever.</summary>
+    private static readonly (TimeSpan Min, TimeSpan Max, double Jitter) RestartDelays = (TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(10), 0.2);
+
     /// <summary>
     /// Everything a cloonixd host runs: HOCON from hocon/, remoting, cluster membership (role "host"),
-    /// the receptionist the console client talks to, persistence on a SQLite file, the host agent and
+    /// the receptionist the console client talks to, persistence (SQLite or PostgreSQL), the lan-coordinator, the host agent and
     /// its data plane, and the shutdown task that removes the data plane on a clean stop.
     /// </summary>
     /// <param name="onDowned">Called when the cluster downed this host (the daemon then starts a new ActorSystem that rejoins).</param>
-    public static AkkaConfigurationBuilder AddCloonixHost(this AkkaConfigurationBuilder builder, CloonixHostOptions options, Action? onDowned = null)
+    public static AkkaConfigurationBuilder AddCloonixHost(this AkkaConfigurationBuilder builder, CloonixHostOptions options, Action? onDowned = null) =>
+        builder.AddCloonixHost(options, config => LinuxHostPlane.Create(config, options), onDowned);
+
+    /// <summary>The same host on the data plane <paramref name="dataPlane"/> makes from the loaded configuration (the daemon's: <see cref="LinuxHostPlane"/>).</summary>
+    public static AkkaConfigurationBuilder AddCloonixHost(this AkkaConfigurationBuilder builder, CloonixHostOptions options, Func<Config, HostPlane> dataPlane, Action? onDowned = null)
     {
         Directory.CreateDirectory(options.StateDir);
         var secret = SecretFile.LoadOrCreate(options.StateDir);
         var config = LoadConfig(options);
-        var hostSettings = new HostSettings(
-            options.HostName,
-            options.StateDir,
-            options.PersistenceDescription,
-            config.GetInt("cloonix.snapshot-every", 100),
-            config.GetTimeSpan("cloonix.command-timeout", TimeSpan.FromSeconds(60)),
-            config.GetString("cloonix.fault-injection", "off") == "on");
+        var hostSettings = HostSettingsFrom(config, options);
         var tls = TlsEnabled(config);
+        return builder
+            .AddHocon(config, HoconAddMode.Prepend)
+            .AddCloonixPersistence()
+            .AddCloonixLogging()
+            .AddCloonixRemoting(options, tls)
+            .AddCloonixCluster(options, tls)
+            .AddLanCoordinator(new CoordinatorSettings(options.HostName, hostSettings.Timeout, hostSettings.SnapshotEvery, ClusterId(config, options)))
+            .AddHostAgent(hostSettings, () => dataPlane(config))
+            .AddCloonixApi(secret, options.HostName)
+            .AddDataPlaneTeardown(hostSettings.Timeout, onDowned);
+    }
+
+    /// <summary>
+    /// The journal and snapshot store on Akka.Persistence.Sql, under the plugin settings of hocon/persistence-*.conf
+    /// (which <see cref="LoadConfig"/> layers in): the <see cref="RejectingSqlJournal"/> turns a failed write into a
+    /// rejection, so a database outage refuses changes and leaves the data plane up (decision 0011).
+    /// </summary>
+    /// <remarks>
+    /// The journal's start-up check and, on PostgreSQL, the <see cref="HostNameLease"/> are taken by the daemon
+    /// before this ActorSystem starts (<see cref="JournalProbe"/>): a refusal there is one line and an exit code.
+    /// </remarks>
+    public static AkkaConfigurationBuilder AddCloonixPersistence(this AkkaConfigurationBuilder builder) =>
+        builder.AddHocon(SqlPersistence.DefaultConfiguration, HoconAddMode.Append);
+
+    /// <summary>Akka's log to STATE_DIR/cloonixd.log and stderr only, leaving stdout to what a program is asked to print.</summary>
+    public static AkkaConfigurationBuilder AddCloonixLogging(this AkkaConfigurationBuilder builder) =>
+        builder.ConfigureLoggers(loggers =>
+        {
+            loggers.ClearLoggers();
+            loggers.AddLogger<FileAndStderrLogger>();
+        });
+
+    /// <summary>
+    /// Remoting on --bind, with mutual TLS when <paramref name="tls"/>: this host's certificate from STATE_DIR/tls
+    /// (made on a first start), every peer checked against the cluster's authorities only.
+    /// </summary>
+    public static AkkaConfigurationBuilder AddCloonixRemoting(this AkkaConfigurationBuilder builder, CloonixHostOptions options, bool tls)
+    {
+        builder.WithRemoting(options.BindHost, options.BindPort);
+        if (!tls)
+        {
+            return builder;
+        }
+
+        var identity = ClusterCertificates.EnsureForHost(options.StateDir, options.HostName);
+        return builder.AddSetup(ClusterCertificates.SslSetup(identity));
+    }
+
+    /// <summary>
+    /// Membership as a "host" through the seeds (none: this host alone is its own first seed); a host back after
+    /// being downed joins the other seeds only, so it never forms a cluster of one beside the majority.
+    /// </summary>
+    public static AkkaConfigurationBuilder AddCloonixCluster(this AkkaConfigurationBuilder builder, CloonixHostOptions options, bool tls)
+    {
         var scheme = tls ? "akka.ssl.tcp" : "akka.tcp";
         var selfAddress = $"{scheme}://{CloonixHostOptions.SystemName}@{options.BindHost}:{options.BindPort}";
         var seeds = options.Seeds.Count == 0
@@ -50,159 +114,114 @@ public static class HostingExtensions
             : options.Seeds.Select(s => $"{scheme}://{CloonixHostOptions.SystemName}@{s}").ToArray();
         if (options.Rejoin && seeds.Length > 1)
         {
-            // Back after being downed: join the others, never form a cluster of one as a first seed would.
             seeds = [.. seeds.Where(s => s != selfAddress)];
         }
 
-        return builder
-            .AddHocon(config, HoconAddMode.Prepend)
-            .AddHocon(SqlPersistence.DefaultConfiguration, HoconAddMode.Append)
-            .ConfigureLoggers(loggers =>
-            {
-                loggers.ClearLoggers();
-                loggers.AddLogger<FileAndStderrLogger>();
-            })
-            .WithRemoting(options.BindHost, options.BindPort)
-            .WithClusterTls(tls, options)
-            .WithClustering(new ClusterOptions { Roles = ["host"], SeedNodes = seeds })
-            .WithClusterClientReceptionist("receptionist", "host")
+        return builder.WithClustering(new ClusterOptions { Roles = [HostRole], SeedNodes = seeds });
+    }
+
+    /// <summary>
+    /// The lan-coordinator, one per cluster: a singleton on the oldest host (handed over when that host leaves),
+    /// under back-off since a failed recovery or a crash stops it; failed writes are rejections it survives
+    /// (decision 0011). Manager /user/lan-coordinator, singleton "singleton" (the paths every host of a cluster
+    /// must agree on), proxy /user/lan-coordinator-proxy under <see cref="LanCoordinatorKey"/>.
+    /// </summary>
+    /// <remarks>
+    /// Akka.Cluster.Hosting 1.5.73's singleton options have no back-off, so the singleton is a back-off supervisor;
+    /// and its proxies are named after the singleton ("singleton-proxy"), so this one is made here under its own name.
+    /// </remarks>
+    public static AkkaConfigurationBuilder AddLanCoordinator(this AkkaConfigurationBuilder builder, CoordinatorSettings settings) =>
+        builder
+            .WithSingleton<LanCoordinatorKey>(
+                LanCoordinator.Id,
+                CoordinatorSingletonName,
+                (_, _, _) => RestartedWhenStopped(LanCoordinator.Props(settings), "coordinator"),
+                new ClusterSingletonOptions { Role = HostRole, TerminationMessage = PoisonPill.Instance },
+                createProxyToo: false)
             .WithActors((system, registry) =>
             {
-                // The lan-coordinator: a singleton on the oldest host, under back-off (a failed recovery or a crash stops it;
-                // failed writes are rejections it survives, decision 0011).
-                system.ActorOf(
-                    ClusterSingletonManager.Props(
-                        BackoffSupervisor.Props(Backoff.OnStop(
-                            LanCoordinator.Props(new CoordinatorSettings(options.HostName, hostSettings.Timeout, hostSettings.SnapshotEvery, ClusterId(config, options))),
-                            "coordinator",
-                            TimeSpan.FromMilliseconds(500),
-                            TimeSpan.FromSeconds(10),
-                            0.2,
-                            -1)),
-                        PoisonPill.Instance,
-                        ClusterSingletonManagerSettings.Create(system).WithRole("host").WithSingletonName("singleton")),
-                    LanCoordinator.Id);
-                var coordinator = system.ActorOf(
-                    ClusterSingletonProxy.Props($"/user/{LanCoordinator.Id}", ClusterSingletonProxySettings.Create(system).WithRole("host").WithSingletonName("singleton")),
+                var proxy = system.ActorOf(
+                    ClusterSingletonProxy.Props($"/user/{LanCoordinator.Id}", ClusterSingletonProxySettings.Create(system).WithRole(HostRole).WithSingletonName(CoordinatorSingletonName)),
                     $"{LanCoordinator.Id}-proxy");
-                registry.Register<LanCoordinatorKey>(coordinator);
-
-                var tunnel = TunnelSettingsFrom(config, options);
-                var paths = new OvsPaths(options.StateDir, options.HostName);
-                var datapath = OvsVsctl.DetectDatapath();
-                var accel = Acceleration.Probe();
-                var plane = new HostPlane(
-                    new OvsVsctl(paths, datapath),
-                    new LinuxNamespaces(paths.SwitchNamespace, tunnel.Enabled ? tunnel.InnerMtu : null),
-                    OvsActorProps(paths, datapath, config.GetString("cloonix.dpdk", "auto")),
-                    datapath,
-                    new LinuxVmPlane(options.StateDir, paths.SwitchNamespace, accel),
-                    new VmEnvironment(options.StateDir, config.GetString("cloonix.images-dir", "/var/lib/cloonix/images"), File.Exists("/dev/vhost-net")) { HostName = options.HostName, Relays = SpyRelays(paths.SwitchNamespace, tunnel.Enabled ? tunnel.InnerMtu : 0, config.GetInt("cloonix.relay.max-spins", 20)) },
-                    HostFactsReader.Read(),
-                    new LinuxVxlan(paths.SwitchNamespace),
-                    tunnel);
-                // A failed recovery or a crash stops the agent: restart it with back-off; it recovers from the journal.
-                // Failed writes are rejections it survives with its children, the data plane (decision 0011).
-                var supervisor = system.ActorOf(
-                    BackoffSupervisor.Props(Backoff.OnStop(
-                        HostAgent.Props(hostSettings, plane, coordinator),
-                        "agent",
-                        TimeSpan.FromMilliseconds(500),
-                        TimeSpan.FromSeconds(10),
-                        0.2,
-                        -1)),
-                    "host");
-                registry.Register<HostAgentKey>(supervisor);
-                var api = system.ActorOf(ApiActor.Props(secret, supervisor, coordinator, options.HostName), "api");
-                ClusterClientReceptionist.Get(system).RegisterService(api);
-
-                CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceStop, "remove-data-plane", async () =>
-                {
-                    if (CoordinatedShutdown.Get(system).ShutdownReason is CoordinatedShutdown.ClusterDowningReason)
-                    {
-                        // Downed (cut off from the majority): not a stop. The data plane stays, as after
-                        // kill -9, and the next ActorSystem adopts it when it rejoins.
-                        system.Log.Warning("this host was downed by the cluster: keeping the data plane, rejoining");
-                        onDowned?.Invoke();
-                        return Akka.Done.Instance;
-                    }
-
-                    try
-                    {
-                        await supervisor.Ask<object>(TeardownDataPlane.Instance, hostSettings.Timeout).ConfigureAwait(false);
-                    }
-                    catch (AskTimeoutException)
-                    {
-                        system.Log.Warning("data plane not fully removed before shutdown");
-                    }
-
-                    return Akka.Done.Instance;
-                });
+                registry.Register<LanCoordinatorKey>(proxy);
             });
-    }
+
+    /// <summary>
+    /// The host agent and its data plane at /user/host (under <see cref="HostAgentKey"/>), reporting to the
+    /// lan-coordinator: a failed recovery or a crash stops it and the back-off supervisor starts it again, to
+    /// recover from the journal and adopt the data plane; failed writes are rejections it survives with its
+    /// children (decision 0011).
+    /// </summary>
+    /// <param name="dataPlane">Made as the agent starts: the real one probes the host.</param>
+    public static AkkaConfigurationBuilder AddHostAgent(this AkkaConfigurationBuilder builder, HostSettings settings, Func<HostPlane> dataPlane) =>
+        builder.WithActors((system, registry) =>
+        {
+            var coordinator = registry.Get<LanCoordinatorKey>();
+            var supervisor = system.ActorOf(RestartedWhenStopped(HostAgent.Props(settings, dataPlane(), coordinator), "agent"), "host");
+            registry.Register<HostAgentKey>(supervisor);
+        });
+
+    /// <summary>
+    /// The api at /user/api (under <see cref="CloonixApiKey"/>), registered with the cluster-client receptionist:
+    /// the console client is never a member, so it counts in no majority; the api checks its secret.
+    /// </summary>
+    public static AkkaConfigurationBuilder AddCloonixApi(this AkkaConfigurationBuilder builder, string secret, string hostName) =>
+        builder
+            .WithClusterClientReceptionist("receptionist", HostRole)
+            .WithActors((system, registry) =>
+            {
+                var api = system.ActorOf(ApiActor.Props(secret, registry.Get<HostAgentKey>(), registry.Get<LanCoordinatorKey>(), hostName), "api");
+                registry.Register<CloonixApiKey>(api);
+                ClusterClientReceptionist.Get(system).RegisterService(api);
+            });
+
+    /// <summary>
+    /// A clean stop removes this host's data plane (service-stop phase); a host the cluster downed keeps it, as
+    /// after kill -9, for the next ActorSystem to adopt when it rejoins (<paramref name="onDowned"/> tells the daemon).
+    /// </summary>
+    public static AkkaConfigurationBuilder AddDataPlaneTeardown(this AkkaConfigurationBuilder builder, TimeSpan timeout, Action? onDowned = null) =>
+        builder.WithActors((system, registry) =>
+        {
+            var agent = registry.Get<HostAgentKey>();
+            CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceStop, "remove-data-plane", async () =>
+            {
+                if (CoordinatedShutdown.Get(system).ShutdownReason is CoordinatedShutdown.ClusterDowningReason)
+                {
+                    system.Log.Warning("this host was downed by the cluster: keeping the data plane, rejoining");
+                    onDowned?.Invoke();
+                    return Akka.Done.Instance;
+                }
+
+                try
+                {
+                    await agent.Ask<object>(TeardownDataPlane.Instance, timeout).ConfigureAwait(false);
+                }
+                catch (AskTimeoutException)
+                {
+                    system.Log.Warning("data plane not fully removed before shutdown");
+                }
+
+                return Akka.Done.Instance;
+            });
+        });
+
+    /// <summary>A supervisor that starts <paramref name="child"/> again, with back-off, whenever it stops.</summary>
+    private static Props RestartedWhenStopped(Props child, string childName) =>
+        BackoffSupervisor.Props(Backoff.OnStop(child, childName, RestartDelays.Min, RestartDelays.Max, RestartDelays.Jitter, -1));
+
+    private static HostSettings HostSettingsFrom(Config config, CloonixHostOptions options) => new(
+        options.HostName,
+        options.StateDir,
+        options.PersistenceDescription,
+        config.GetInt("cloonix.snapshot-every", 100),
+        config.GetTimeSpan("cloonix.command-timeout", TimeSpan.FromSeconds(60)),
+        config.GetString("cloonix.fault-injection", "off") == "on");
 
     /// <summary>
     /// akka.remote.dot-netty.tcp.enable-ssl (on in hocon/base.conf). Off only to measure what TLS costs
     /// (bench/tls.py): then anyone who reaches the port is trusted like a member.
     /// </summary>
     public static bool TlsEnabled(Config config) => config.GetBoolean("akka.remote.dot-netty.tcp.enable-ssl", false);
-
-    /// <summary>
-    /// Mutual TLS on remoting with this host's certificate from STATE_DIR/tls (made on a first start), every
-    /// peer checked against the cluster's authorities only.
-    /// </summary>
-    private static AkkaConfigurationBuilder WithClusterTls(this AkkaConfigurationBuilder builder, bool tls, CloonixHostOptions options)
-    {
-        if (!tls)
-        {
-            return builder;
-        }
-
-        var identity = Security.ClusterCertificates.EnsureForHost(options.StateDir, options.HostName);
-        return builder.AddSetup(Security.ClusterCertificates.SslSetup(identity));
-    }
-
-    /// <summary>
-    /// An s nic's relay: QEMU connects to the node-side vhost-user socket, the lan side is a tap the relay
-    /// makes in the switch namespace (OVS 3.1 gives a net_virtio_user port no checksum or TSO offload and
-    /// drops what needs them; a tap keeps both).
-    /// </summary>
-    /// <param name="mtu">The lans' MTU on a host with tunnels (the VXLAN inner MTU), else 0: the kernel's.</param>
-    /// <param name="maxSpins">How long an idle relay thread may spin before it sleeps (RelayEngine.MaxSpins).</param>
-    private static RelayFactory SpyRelays(string switchNamespace, int mtu, int maxSpins) => (name, node, lanTap) =>
-    {
-        var tap = TapDevice.Create(lanTap, NetnsPath(switchNamespace), mtu);
-        TapDevice? nodeTap = null;
-        try
-        {
-            if (node.VhostSocket is { } socket)
-            {
-                return new RelayEngine(new VhostUserBackendOptions { SocketPath = socket, Name = $"{name} node", OfferEventIdx = true, OfferIndirectDescriptors = true }, tap) { MaxSpins = maxSpins };
-            }
-
-            // A container's s nic: the tap inside survives the relay (persistent), keeping its addresses.
-            nodeTap = TapDevice.Create(node.Interface!, NetnsPath(node.Netns!), mtu, persistent: true);
-            return new RelayEngine(nodeTap, tap) { MaxSpins = maxSpins };
-        }
-        catch
-        {
-            nodeTap?.Dispose();
-            tap.Dispose();
-            throw;
-        }
-    };
-
-    private static string NetnsPath(string ns) => Path.Combine("/var/run/netns", ns);
-
-    /// <summary>The DPDK build of the switch where the host can run it (d nics), with the plain build as fallback.</summary>
-    private static Props OvsActorProps(OvsPaths paths, string datapath, string dpdkMode)
-    {
-        var plain = new OvsDaemons(paths);
-        var why = dpdkMode == "off" ? "OVS-DPDK is switched off (cloonix.dpdk = off)" : DpdkSettings.Unavailable();
-        return why is null
-            ? OvsActor.Props(new OvsDaemons(paths, dpdk: DpdkSettings.Default()), datapath, plain)
-            : OvsActor.Props(plain, datapath, null, why);
-    }
 
     /// <summary>
     /// What names this cluster's coordinator journal: cloonix.cluster-id, else the host's name for a host on
@@ -217,30 +236,6 @@ public static class HostingExtensions
         }
 
         return Domain.Names.Problem(id, "cluster id") is { } problem ? throw new InvalidDataException(problem) : id;
-    }
-
-    /// <summary>
-    /// Where this host's tunnels start: cloonix.vxlan.local-address, else the remoting address unless it
-    /// is a loopback one (a host on its own, no tunnels). The inner MTU is the underlay's minus VXLAN's 50 bytes.
-    /// </summary>
-    public static TunnelSettings TunnelSettingsFrom(Config config, CloonixHostOptions options)
-    {
-        var port = config.GetInt("cloonix.vxlan.port", 4789);
-        var local = config.GetString("cloonix.vxlan.local-address", string.Empty);
-        if (string.IsNullOrEmpty(local))
-        {
-            local = System.Net.IPAddress.TryParse(options.BindHost, out var ip) && !System.Net.IPAddress.IsLoopback(ip) && ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork
-                ? options.BindHost
-                : string.Empty;
-        }
-
-        if (string.IsNullOrEmpty(local))
-        {
-            return TunnelSettings.None with { Port = port };
-        }
-
-        var underlay = Underlay.MtuOfAsync(local).GetAwaiter().GetResult() ?? 1500; // once, at start-up, before any actor runs
-        return new TunnelSettings(local, port, config.GetInt("cloonix.vxlan.mtu", underlay - Underlay.VxlanOverhead));
     }
 
     /// <summary>Flags over the --config file over hocon/*.conf.</summary>
