@@ -106,7 +106,7 @@ public sealed record Registry(
     /// <summary>A segment of <paramref name="lan"/> on <paramref name="host"/>: nothing to do when it is there.</summary>
     public RegistryDecision EnsureSegment(string lan, string host) =>
         !Lans.TryGetValue(lan, out var entry)
-            ? RegistryDecision.Reject(ErrorCode.NotFound, Nodes.ContainsKey(lan) ? $"'{lan}' is a node, not a lan" : $"no lan named '{lan}'")
+            ? new RegistryDecision([], Checks.NoLan(lan, Nodes.ContainsKey(lan)))
             : entry.Hosts.Contains(host) ? RegistryDecision.Accept() : RegistryDecision.Accept(new LanSegmentAdded(lan, host));
 
     /// <summary>Forgets a lan: its segments, then the lan.</summary>

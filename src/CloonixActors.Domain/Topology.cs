@@ -292,14 +292,9 @@ public sealed record Topology(
             return nicProblem;
         }
 
-        if (Names.Problem(c.Lan, "lan") is { } lanProblem)
+        if (Checks.Lan(c.Lan, Lans.ContainsKey, Nodes.ContainsKey) is { } lanProblem)
         {
-            return Decision.Reject(ErrorCode.InvalidArgument, lanProblem);
-        }
-
-        if (!Lans.ContainsKey(c.Lan))
-        {
-            return Decision.Reject(ErrorCode.NotFound, Nodes.ContainsKey(c.Lan) ? $"'{c.Lan}' is a node, not a lan" : $"no lan named '{c.Lan}'");
+            return new Decision([], lanProblem);
         }
 
         var nic = new NicRef(c.Node, c.Nic);
@@ -388,22 +383,10 @@ public sealed record Topology(
         return Decision.Accept([.. events]);
     }
 
-    private Decision? CheckNic(string node, int nic)
-    {
-        if (Names.Problem(node, "node") is { } problem)
-        {
-            return Decision.Reject(ErrorCode.InvalidArgument, problem);
-        }
-
-        if (!Nodes.TryGetValue(node, out var spec))
-        {
-            return Decision.Reject(ErrorCode.NotFound, Lans.ContainsKey(node) ? $"'{node}' is a lan, not a node" : $"no node named '{node}'");
-        }
-
-        return nic < 0 || nic >= spec.Nics
-            ? Decision.Reject(ErrorCode.InvalidArgument, $"node '{node}' has nics 0 to {spec.Nics - 1}; there is no nic {nic}")
+    private Decision? CheckNic(string node, int nic) =>
+        (Checks.Node(node, Nodes.ContainsKey, Lans.ContainsKey) ?? Checks.Nic(node, Nodes[node].Nics, nic)) is { } refused
+            ? new Decision([], refused)
             : null;
-    }
 
     private string KindOf(string name) => Lans.ContainsKey(name) ? "lan" : "node";
 

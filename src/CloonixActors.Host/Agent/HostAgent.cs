@@ -386,17 +386,16 @@ public sealed class HostAgent : JournaledActor<ITopologyEvent>
             return;
         }
 
-        if (Names.Problem(command.Node, "node") is { } problem)
+        if (Checks.Node(command.Node, _state.Nodes.ContainsKey, _state.Lans.ContainsKey) is { } refused)
         {
-            Sender.Tell(new CommandFailed(ErrorCode.InvalidArgument, problem));
+            Sender.Tell(refused);
+            return;
         }
-        else if (!_state.Nodes.TryGetValue(command.Node, out var node))
+
+        var node = _state.Nodes[command.Node];
+        if (Checks.Nic(node.Name, node.Nics, command.Nic) is { } nicRefused)
         {
-            Sender.Tell(new CommandFailed(ErrorCode.NotFound, _state.Lans.ContainsKey(command.Node) ? $"'{command.Node}' is a lan, not a node" : $"no node named '{command.Node}'"));
-        }
-        else if (command.Nic < 0 || command.Nic >= node.Nics)
-        {
-            Sender.Tell(new CommandFailed(ErrorCode.InvalidArgument, $"node '{node.Name}' has nics 0 to {node.Nics - 1}; there is no nic {command.Nic}"));
+            Sender.Tell(nicRefused);
         }
         else if (node.KindOf(command.Nic) != NicKind.Spyable)
         {
@@ -465,9 +464,9 @@ public sealed class HostAgent : JournaledActor<ITopologyEvent>
 
     private void Exec(ExecInNode cmd)
     {
-        if (Names.Problem(cmd.Node, "node") is { } problem)
+        if (Checks.NodeName(cmd.Node) is { } problem)
         {
-            Sender.Tell(new CommandFailed(ErrorCode.InvalidArgument, problem));
+            Sender.Tell(problem);
         }
         else if (cmd.Argv is null || cmd.Argv.Length == 0 || cmd.Argv.Any(a => a is null || a.Contains('\0', StringComparison.Ordinal)) || string.IsNullOrEmpty(cmd.Argv[0]))
         {
@@ -483,7 +482,7 @@ public sealed class HostAgent : JournaledActor<ITopologyEvent>
         }
         else
         {
-            Sender.Tell(new CommandFailed(ErrorCode.NotFound, _state.Lans.ContainsKey(cmd.Node) ? $"'{cmd.Node}' is a lan, not a node" : $"no node named '{cmd.Node}'"));
+            Sender.Tell(Checks.NoNode(cmd.Node, _state.Lans.ContainsKey(cmd.Node)));
         }
     }
 
