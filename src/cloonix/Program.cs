@@ -210,8 +210,8 @@ public static class Program
             return new AddContainer(name, count);
         }
 
-        return nics.Split(',').All(l => l.Trim() is "v" or "s")
-            ? new AddContainer(name, nics.Split(',').Length, NicTypes: nics)
+        return CloonixActors.Domain.NicKinds.Parse(nics, CloonixActors.Domain.NodeKind.Container) is { } kinds
+            ? new AddContainer(name, kinds.Length, NicTypes: nics)
             : throw new ClientException($"--nics '{nics}' is neither a number of nics nor a list of v (veth) and s (spyable), e.g. v,s", 2);
     }
 
