@@ -28,8 +28,8 @@ try
         new VhostUserBackendOptions { SocketPath = Path.Combine(dir, "node.sock"), Name = "node" },
         new VhostUserBackendOptions { SocketPath = Path.Combine(dir, "lan.sock"), Name = "lan" });
     relay.Start();
-    qemus.Add(Boot("r1", new VmNic(0, VmNicType.Spyable, QemuCommandLine.Mac(1, 0), VhostSocket: Path.Combine(dir, "node.sock"))));
-    qemus.Add(Boot("r2", new VmNic(0, VmNicType.Spyable, QemuCommandLine.Mac(2, 0), VhostSocket: Path.Combine(dir, "lan.sock"))));
+    qemus.Add(Boot("r1", new VmNic(0, QemuCommandLine.Mac(1, 0), new VmNetdev.VhostUserClient(Path.Combine(dir, "node.sock")))));
+    qemus.Add(Boot("r2", new VmNic(0, QemuCommandLine.Mac(2, 0), new VmNetdev.VhostUserClient(Path.Combine(dir, "lan.sock")))));
     qemus.Add(Boot("b1", null, "-netdev", "socket,id=n0,listen=127.0.0.1:47311", "-device", "virtio-net-pci,netdev=n0,mac=02:c1:00:00:03:00"));
     await WaitForAgent("b1"); // b2 connects to b1's socket: it must be listening first
     qemus.Add(Boot("b2", null, "-netdev", "socket,id=n0,connect=127.0.0.1:47311", "-device", "virtio-net-pci,netdev=n0,mac=02:c1:00:00:04:00"));

@@ -22,7 +22,7 @@ public sealed record LabNode(string Name, NodeKind Kind, ImmutableArray<LabNic> 
     public string KindName => Kind == NodeKind.Vm ? "vm" : "cnt";
 
     /// <summary>The nic letters, comma separated ("d,v,s").</summary>
-    public string NicLetters => string.Join(',', Nics.Select(n => LabNics.Letter(n.Kind)));
+    public string NicLetters => NicKinds.Format(Nics.Select(n => n.Kind));
 
     /// <summary>Kind, nics and VM spec: what must be equal for the lab's node to be the file's.</summary>
     public string Shape => Vm is { } vm
@@ -62,7 +62,7 @@ public sealed record LabFile(ImmutableArray<LabLan> Lans, ImmutableArray<LabNode
             var nics = new List<LabNic>();
             foreach (var nic in (n.Nics ?? []).OrderBy(x => x.Index))
             {
-                if (LabNics.FromListing(nic.Kind) is not { } nicKind)
+                if (NicKinds.FromName(nic.Kind) is not { } nicKind)
                 {
                     return (null, $"nic {n.Name}/{nic.Index} has a kind '{nic.Kind}' this client does not know");
                 }
@@ -84,37 +84,6 @@ public sealed record LabFile(ImmutableArray<LabLan> Lans, ImmutableArray<LabNode
 
     private static ImpairmentSpec? Spec(ImpairmentView? v) =>
         v is null ? null : new ImpairmentSpec(v.DelayMs, v.JitterMs, v.LossPercent, v.RateMbit) is { IsNone: false } s ? s : null;
-}
-
-/// <summary>The nic letters of a file: v and s for a container, d, v and s for a VM.</summary>
-public static class LabNics
-{
-    public static char Letter(NicKind kind) => kind switch
-    {
-        NicKind.Dpdk => 'd',
-        NicKind.Spyable => 's',
-        _ => 'v',
-    };
-
-    /// <summary>The kind a letter means on a node of <paramref name="node"/>'s kind; null when that node cannot have it.</summary>
-    public static NicKind? FromLetter(string letter, NodeKind node) => (letter, node) switch
-    {
-        ("v", NodeKind.Container) => NicKind.Veth,
-        ("s", _) => NicKind.Spyable,
-        ("v", NodeKind.Vm) => NicKind.Vhost,
-        ("d", NodeKind.Vm) => NicKind.Dpdk,
-        _ => null,
-    };
-
-    /// <summary>The kind a listing writes ("veth", "v", "d", "s").</summary>
-    public static NicKind? FromListing(string? kind) => kind switch
-    {
-        "veth" => NicKind.Veth,
-        "v" => NicKind.Vhost,
-        "d" => NicKind.Dpdk,
-        "s" => NicKind.Spyable,
-        _ => null,
-    };
 }
 
 /// <summary>One change a deploy makes to reach the file; ToString is the line `deploy --dry-run` prints.</summary>

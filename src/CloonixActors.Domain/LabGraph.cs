@@ -45,7 +45,7 @@ public static class LabGraph
     }
 
     /// <summary>The nic letter of a listing's kind ("veth" is a container's v).</summary>
-    private static string Letter(string kind) => LabNics.FromListing(kind) is { } k ? LabNics.Letter(k).ToString() : "?";
+    private static string Letter(string kind) => NicKinds.FromName(kind) is { } k ? NicKinds.Letter(k).ToString() : "?";
 
     private static string NodeLabel(NodeView n) => n.Kind == "vm"
         ? string.Create(CultureInfo.InvariantCulture, $"{n.Name} vm {n.RamMb} MB")

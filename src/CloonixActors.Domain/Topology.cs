@@ -14,41 +14,20 @@ public enum NodeKind
     Vm,
 }
 
-/// <summary>How a nic reaches its lan: a container's veth, or a VM's d (vhost-user on OVS-DPDK), v (tap) or s (spyable relay).</summary>
-public enum NicKind
-{
-    Veth,
-    Dpdk,
-    Vhost,
-    Spyable,
-}
-
 public sealed record VmSpec(int RamMb, int Cpus, string Image);
 
-public sealed record NodeSpec(string Name, int Id, NodeKind Kind, int Nics, string NicTypes = "", VmSpec? Vm = null)
+/// <summary>A node and the kind of each of its nics (see <see cref="CloonixActors.Domain.NicKinds"/>), nic i at index i.</summary>
+public sealed record NodeSpec(string Name, int Id, NodeKind Kind, ImmutableArray<NicKind> NicKinds, VmSpec? Vm = null)
 {
-    public NicKind KindOf(int nic) => Kind == NodeKind.Container
-        ? (nic < NicTypes.Length && NicTypes[nic] == 's' ? NicKind.Spyable : NicKind.Veth)
-        : NicKinds.FromLetter(NicTypes[nic]);
-}
+    public int Nics => NicKinds.Length;
 
-public static class NicKinds
-{
-    public static NicKind FromLetter(char letter) => letter switch
-    {
-        'd' => NicKind.Dpdk,
-        'v' => NicKind.Vhost,
-        's' => NicKind.Spyable,
-        _ => throw new ArgumentOutOfRangeException(nameof(letter), letter, "nic letters are d, v and s"),
-    };
+    public NicKind KindOf(int nic) => NicKinds[nic];
 
-    public static string Name(NicKind kind) => kind switch
-    {
-        NicKind.Veth => "veth",
-        NicKind.Dpdk => "d",
-        NicKind.Vhost => "v",
-        _ => "s",
-    };
+    /// <summary>By value: two specs of the same node and nic kinds are the same node.</summary>
+    public bool Equals(NodeSpec? other) =>
+        other is not null && Name == other.Name && Id == other.Id && Kind == other.Kind && NicKinds.SequenceEqual(other.NicKinds) && Vm == other.Vm;
+
+    public override int GetHashCode() => HashCode.Combine(Name, Id, Kind, NicKinds.Length, Vm);
 }
 
 /// <summary>What this host can offer, read by the host agent; Decide checks VM specs against it.</summary>
@@ -194,19 +173,15 @@ public sealed record Topology(
 
         if (c.NicTypes is null)
         {
-            return Decision.Accept(new ContainerAdded(c.Name, NextId, c.Nics));
+            return Decision.Accept(new ContainerNodeAdded(c.Name, NextId, [.. Enumerable.Repeat(NicKind.Veth, c.Nics)]));
         }
 
-        var letters = c.NicTypes.Split(',', StringSplitOptions.TrimEntries);
-        if (letters.Length != c.Nics || letters.Any(l => l is not ("v" or "s")))
+        if (NicKinds.Parse(c.NicTypes, NodeKind.Container) is not { } kinds || kinds.Length != c.Nics)
         {
             return Decision.Reject(ErrorCode.InvalidArgument, $"--nics '{Names.Printable(c.NicTypes)}' for a container must list 1 to {MaxNics} nic types, each v (veth) or s (spyable), e.g. v,s");
         }
 
-        var types = string.Concat(letters);
-        return types.Contains('s', StringComparison.Ordinal)
-            ? Decision.Accept(new ContainerAdded(c.Name, NextId, c.Nics), new ContainerNicKinds(c.Name, types))
-            : Decision.Accept(new ContainerAdded(c.Name, NextId, c.Nics));
+        return Decision.Accept(new ContainerNodeAdded(c.Name, NextId, [.. kinds]));
     }
 
     public const int MaxVmRamMb = 1 << 20;
@@ -218,16 +193,12 @@ public sealed record Topology(
             return Decision.Reject(ErrorCode.InvalidArgument, problem);
         }
 
-        var letters = (c.Nics ?? string.Empty).Split(',', StringSplitOptions.TrimEntries);
-        if (letters.Length is < 1 or > MaxNics || letters.Any(l => l is not ("d" or "v" or "s")))
+        if (NicKinds.Parse(c.Nics, NodeKind.Vm) is not { Length: >= 1 and <= MaxNics } kinds)
         {
             return Decision.Reject(ErrorCode.InvalidArgument, $"--nics '{Names.Printable(c.Nics ?? string.Empty)}' must list 1 to {MaxNics} nic types, each d, v or s (e.g. d,v,v)");
         }
 
-        var types = string.Concat(letters);
-        // Only d nics need OVS-DPDK: an s nic's relay reaches the lan through a tap (decision 0007), and QEMU
-        // shares the guest's memory with the relay through a memfd, no hugepages.
-        if (types.Contains('d', StringComparison.Ordinal) && !facts.Dpdk)
+        if (kinds.Any(k => NicKinds.Of(k).NeedsOvsDpdk) && !facts.Dpdk)
         {
             return Decision.Reject(ErrorCode.Unavailable, $"this host cannot run d nics: {facts.DpdkWhyNot}");
         }
@@ -249,7 +220,7 @@ public sealed record Topology(
 
         return NameTaken(c.Name)
             ? Decision.Reject(ErrorCode.AlreadyExists, $"name '{c.Name}' is already used by a {KindOf(c.Name)}")
-            : Decision.Accept(new VmAdded(c.Name, NextId, types, c.RamMb, c.Cpus, c.Image));
+            : Decision.Accept(new VmNodeAdded(c.Name, NextId, [.. kinds], c.RamMb, c.Cpus, c.Image));
     }
 
     private Decision DecideDelete(DeleteObject c)
@@ -355,7 +326,7 @@ public sealed record Topology(
         }
 
         var kind = Nodes[c.Node].KindOf(c.Nic);
-        if (kind != NicKind.Spyable)
+        if (!NicKinds.Of(kind).PassesRelay)
         {
             return Decision.Reject(ErrorCode.InvalidArgument, $"nic {new NicRef(c.Node, c.Nic)} is a {NicKinds.Name(kind)} nic: only s (spyable) nics pass the relay that impairs");
         }
@@ -394,16 +365,21 @@ public sealed record Topology(
     {
         LanAdded a => this with { Lans = Lans.Add(a.Name, new LanSpec(a.Name, a.Id)), NextId = Math.Max(NextId, a.Id + 1) },
         LanRemoved r => this with { Lans = Lans.Remove(r.Name) },
-        ContainerAdded a => this with
+        ContainerNodeAdded a => this with
         {
-            Nodes = Nodes.Add(a.Name, new NodeSpec(a.Name, a.Id, NodeKind.Container, a.Nics)),
+            Nodes = Nodes.Add(a.Name, new NodeSpec(a.Name, a.Id, NodeKind.Container, [.. a.Nics])),
             NextId = Math.Max(NextId, a.Id + 1),
         },
-        VmAdded a => this with
+        VmNodeAdded a => this with
         {
-            Nodes = Nodes.Add(a.Name, new NodeSpec(a.Name, a.Id, NodeKind.Vm, a.NicTypes.Length, a.NicTypes, new VmSpec(a.RamMb, a.Cpus, a.Image))),
+            Nodes = Nodes.Add(a.Name, new NodeSpec(a.Name, a.Id, NodeKind.Vm, [.. a.Nics], new VmSpec(a.RamMb, a.Cpus, a.Image))),
             NextId = Math.Max(NextId, a.Id + 1),
         },
+
+        // The forms earlier releases wrote, still in their journals and snapshots.
+        ContainerAdded a => Apply(new ContainerNodeAdded(a.Name, a.Id, [.. Enumerable.Repeat(NicKind.Veth, a.Nics)])),
+        ContainerNicKinds k => this with { Nodes = Nodes.SetItem(k.Name, Nodes[k.Name] with { NicKinds = NicKinds.FromStoredLetters(k.NicTypes, NodeKind.Container, Nodes[k.Name].Nics) }) },
+        VmAdded a => Apply(new VmNodeAdded(a.Name, a.Id, [.. NicKinds.FromStoredLetters(a.NicTypes, NodeKind.Vm, a.NicTypes.Length)], a.RamMb, a.Cpus, a.Image)),
         NodeRemoved r => this with
         {
             Nodes = Nodes.Remove(r.Name),
@@ -412,7 +388,6 @@ public sealed record Topology(
         NicImpaired i => new ImpairmentSpec(i.DelayMs, i.JitterMs, i.LossPercent, i.RateMbit) is { IsNone: true }
             ? this with { Impairments = Impairments.Remove((new NicRef(i.Node, i.Nic), i.Direction)) }
             : this with { Impairments = Impairments.SetItem((new NicRef(i.Node, i.Nic), i.Direction), new ImpairmentSpec(i.DelayMs, i.JitterMs, i.LossPercent, i.RateMbit)) },
-        ContainerNicKinds k => this with { Nodes = Nodes.SetItem(k.Name, Nodes[k.Name] with { NicTypes = k.NicTypes }) },
         NicConnected c => this with { Endpoints = Endpoints.SetItem(new NicRef(c.Node, c.Nic), c.Lan) },
         NicDisconnected d => this with { Endpoints = Endpoints.Remove(new NicRef(d.Node, d.Nic)) },
         _ => throw new ArgumentException($"unknown event {e.GetType().Name}", nameof(e)),
@@ -424,11 +399,9 @@ public sealed record Topology(
         NextId,
         [
             .. Lans.Values.Select(l => (ITopologyEvent)new LanAdded(l.Name, l.Id)),
-            .. Nodes.Values.SelectMany(n => n.Vm is { } vm
-                ? [new VmAdded(n.Name, n.Id, n.NicTypes, vm.RamMb, vm.Cpus, vm.Image)]
-                : n.NicTypes.Length > 0
-                    ? new ITopologyEvent[] { new ContainerAdded(n.Name, n.Id, n.Nics), new ContainerNicKinds(n.Name, n.NicTypes) }
-                    : [new ContainerAdded(n.Name, n.Id, n.Nics)]),
+            .. Nodes.Values.Select(n => n.Vm is { } vm
+                ? (ITopologyEvent)new VmNodeAdded(n.Name, n.Id, [.. n.NicKinds], vm.RamMb, vm.Cpus, vm.Image)
+                : new ContainerNodeAdded(n.Name, n.Id, [.. n.NicKinds])),
             .. Endpoints.Select(e => (ITopologyEvent)new NicConnected(e.Key.Node, e.Key.Nic, e.Value)),
             .. Impairments.Select(i => (ITopologyEvent)new NicImpaired(i.Key.Nic.Node, i.Key.Nic.Nic, i.Key.Direction, i.Value.DelayMs, i.Value.JitterMs, i.Value.LossPercent, i.Value.RateMbit)),
         ]);

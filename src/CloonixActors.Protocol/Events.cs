@@ -10,14 +10,43 @@ public sealed record LanAdded(string Name, int Id) : ITopologyEvent;
 
 public sealed record LanRemoved(string Name) : ITopologyEvent;
 
+/// <summary>
+/// A container of veth nics only, as journals of earlier releases hold it (with <see cref="ContainerNicKinds"/>
+/// after it when it had s nics); still read on recovery. New containers are <see cref="ContainerNodeAdded"/>.
+/// </summary>
 public sealed record ContainerAdded(string Name, int Id, int Nics) : ITopologyEvent;
 
-/// <summary>A VM; <paramref name="NicTypes"/> holds one letter per nic (d, v or s).</summary>
+/// <summary>
+/// A VM as journals of earlier releases hold it, <paramref name="NicTypes"/> one letter per nic (d, v or s);
+/// still read on recovery. New VMs are <see cref="VmNodeAdded"/>.
+/// </summary>
 public sealed record VmAdded(string Name, int Id, string NicTypes, int RamMb, int Cpus, string Image) : ITopologyEvent;
+
+/// <summary>A container with the kind of each of its nics (<see cref="NicKind.Veth"/> or <see cref="NicKind.Spyable"/>).</summary>
+public sealed record ContainerNodeAdded(string Name, int Id, NicKind[] Nics) : ITopologyEvent
+{
+    public bool Equals(ContainerNodeAdded? other) =>
+        other is not null && Name == other.Name && Id == other.Id && Nics.AsSpan().SequenceEqual(other.Nics);
+
+    public override int GetHashCode() => HashCode.Combine(Name, Id, Nics.Length);
+}
+
+/// <summary>A QEMU VM with the kind of each of its nics (<see cref="NicKind.VhostUser"/>, <see cref="NicKind.Tap"/> or <see cref="NicKind.Spyable"/>).</summary>
+public sealed record VmNodeAdded(string Name, int Id, NicKind[] Nics, int RamMb, int Cpus, string Image) : ITopologyEvent
+{
+    public bool Equals(VmNodeAdded? other) =>
+        other is not null && Name == other.Name && Id == other.Id && Nics.AsSpan().SequenceEqual(other.Nics)
+        && RamMb == other.RamMb && Cpus == other.Cpus && Image == other.Image;
+
+    public override int GetHashCode() => HashCode.Combine(Name, Id, Nics.Length, RamMb, Cpus, Image);
+}
 
 public sealed record NodeRemoved(string Name) : ITopologyEvent;
 
-/// <summary>Follows <see cref="ContainerAdded"/> when the container has s nics: one letter per nic, v (veth) or s.</summary>
+/// <summary>
+/// Followed <see cref="ContainerAdded"/> in journals of earlier releases when the container had s nics: one
+/// letter per nic, v (veth) or s. Still read on recovery, folded into the node's nic kinds; no longer written.
+/// </summary>
 public sealed record ContainerNicKinds(string Name, string NicTypes) : ITopologyEvent;
 
 public sealed record NicConnected(string Node, int Nic, string Lan) : ITopologyEvent;

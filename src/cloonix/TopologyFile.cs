@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
 using CloonixActors.Domain;
+using CloonixActors.Protocol;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -230,7 +231,7 @@ public static class TopologyFile
     {
         var allowed = kind == NodeKind.Vm ? "d, v or s" : "v or s";
         LabNic Letter(string letter, YamlNode where) =>
-            LabNics.FromLetter(letter.Trim(), kind) is { } k ? new LabNic(k)
+            NicKinds.FromLetter(letter.Trim(), kind) is { } k ? new LabNic(k)
             : throw new FileError(where.Start.Line, $"node '{node}': nic kind '{Names.Printable(letter.Trim())}' is not one a {(kind == NodeKind.Vm ? "vm" : "cnt")} has ({allowed})");
         List<LabNic> list;
         switch (nics)
@@ -286,7 +287,7 @@ public static class TopologyFile
             return nic;
         }
 
-        if (nic.Kind != NicKind.Spyable)
+        if (!NicKinds.Of(nic.Kind).PassesRelay)
         {
             throw new FileError(impair.Start.Line, $"node '{node}': only s (spyable) nics pass the relay that impairs");
         }
@@ -416,7 +417,7 @@ public static class TopologyFile
             sb.AppendLine("    nics:");
             foreach (var nic in node.Nics)
             {
-                var fields = new List<string> { $"kind: {LabNics.Letter(nic.Kind)}" };
+                var fields = new List<string> { $"kind: {NicKinds.Letter(nic.Kind)}" };
                 if (nic.Lan is not null)
                 {
                     fields.Add($"lan: {nic.Lan}");

@@ -2,17 +2,27 @@ using System.Globalization;
 
 namespace CloonixActors.DataPlane.Qemu;
 
-public enum VmNicType
+/// <summary>
+/// The QEMU backend of one nic, as QEMU sees it; which nic kind asks for which is the host's NicBinding.
+/// </summary>
+public abstract record VmNetdev
 {
-    Vhost,
-    Dpdk,
+    private VmNetdev()
+    {
+    }
 
-    /// <summary>An s nic: vhost-user to the relay, which serves the socket; QEMU reconnects when the relay restarts.</summary>
-    Spyable,
+    /// <summary>A tap QEMU opens (and makes anew each launch) by this name.</summary>
+    public sealed record Tap(string Ifname) : VmNetdev;
+
+    /// <summary>A vhost-user socket QEMU serves and a switch connects to (OVS-DPDK's dpdkvhostuserclient port).</summary>
+    public sealed record VhostUserServer(string Socket) : VmNetdev;
+
+    /// <summary>A vhost-user socket another process serves (the relay); QEMU reconnects when that process restarts.</summary>
+    public sealed record VhostUserClient(string Socket) : VmNetdev;
 }
 
-/// <summary>One nic as QEMU builds it: a tap (v) or a vhost-user socket QEMU serves (d).</summary>
-public sealed record VmNic(int Index, VmNicType Type, string Mac, string? Tap = null, string? VhostSocket = null);
+/// <summary>One nic as QEMU builds it.</summary>
+public sealed record VmNic(int Index, string Mac, VmNetdev Netdev);
 
 /// <summary>What boots: a kernel and initramfs (the tiny image), or a disk (a per-VM overlay over a base image).</summary>
 public sealed record VmBoot(string? Kernel, string? Initrd, string? Disk);
@@ -71,21 +81,21 @@ public static class QemuCommandLine
         foreach (var nic in vm.Nics)
         {
             var id = $"n{nic.Index}";
-            switch (nic.Type)
+            switch (nic.Netdev)
             {
-                case VmNicType.Vhost:
-                    a.AddRange(["-netdev", $"tap,id={id},ifname={nic.Tap},script=no,downscript=no,vhost={(vm.VhostNet ? "on" : "off")}"]);
+                case VmNetdev.Tap tap:
+                    a.AddRange(["-netdev", $"tap,id={id},ifname={tap.Ifname},script=no,downscript=no,vhost={(vm.VhostNet ? "on" : "off")}"]);
                     a.AddRange(["-device", $"virtio-net-pci,netdev={id},mac={nic.Mac}"]);
                     break;
-                case VmNicType.Dpdk:
-                    a.AddRange(["-chardev", $"socket,id=c{nic.Index},path={nic.VhostSocket},server=on,wait=off"]);
+                case VmNetdev.VhostUserServer served:
+                    a.AddRange(["-chardev", $"socket,id=c{nic.Index},path={served.Socket},server=on,wait=off"]);
                     a.AddRange(["-netdev", $"vhost-user,id={id},chardev=c{nic.Index}"]);
                     // QEMU 7.2 under TCG crashes in msix_set_vector_notifiers when a vhost-user nic starts:
                     // vectors=0 makes the device use INTx instead of MSI-X.
                     a.AddRange(["-device", $"virtio-net-pci,netdev={id},mac={nic.Mac}{(vm.Accel.Kind == AccelKind.Tcg ? ",vectors=0" : string.Empty)}"]);
                     break;
-                case VmNicType.Spyable:
-                    a.AddRange(["-chardev", $"socket,id=c{nic.Index},path={nic.VhostSocket},reconnect=1"]);
+                case VmNetdev.VhostUserClient client:
+                    a.AddRange(["-chardev", $"socket,id=c{nic.Index},path={client.Socket},reconnect=1"]);
                     a.AddRange(["-netdev", $"vhost-user,id={id},chardev=c{nic.Index}"]);
                     a.AddRange(["-device", $"virtio-net-pci,netdev={id},mac={nic.Mac}{(vm.Accel.Kind == AccelKind.Tcg ? ",vectors=0" : string.Empty)}"]);
                     break;

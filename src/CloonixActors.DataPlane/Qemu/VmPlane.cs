@@ -49,7 +49,7 @@ public sealed class LinuxVmPlane(string stateDir, string switchNamespace, Accele
     {
         Directory.CreateDirectory(vmDir);
         // Sockets QEMU serves; an s nic's socket belongs to its relay, which serves it.
-        foreach (var stale in new[] { launch.QmpSocket, launch.AgentSocket }.Concat(launch.Nics.Where(n => n.Type == VmNicType.Dpdk).Select(n => n.VhostSocket).OfType<string>()))
+        foreach (var stale in new[] { launch.QmpSocket, launch.AgentSocket }.Concat(launch.Nics.Select(n => n.Netdev).OfType<VmNetdev.VhostUserServer>().Select(n => n.Socket)))
         {
             File.Delete(stale);
         }
@@ -70,7 +70,7 @@ public sealed class LinuxVmPlane(string stateDir, string switchNamespace, Accele
             StartTimeout).ConfigureAwait(false);
         var pid = Running(launch.Name) ?? throw new DataPlaneException($"QEMU for {launch.Name} started but its pid file names no live process");
         // QEMU opens its taps but leaves them down (script=no); a port that is down passes nothing.
-        var taps = launch.Nics.Select(n => n.Tap).OfType<string>().Select(t => $"link set {t} up").ToList();
+        var taps = launch.Nics.Select(n => n.Netdev).OfType<VmNetdev.Tap>().Select(t => $"link set {t.Ifname} up").ToList();
         if (taps.Count > 0)
         {
             var up = await ProcessRunner.RunAsync("ip", ["-n", switchNamespace, "-batch", "-"], StartTimeout, stdin: string.Join('\n', taps) + "\n").ConfigureAwait(false);

@@ -44,7 +44,7 @@ public static class Effects
         var park = false;
         foreach (var e in events)
         {
-            park |= e is VmAdded { NicTypes: var types } && types.Contains('d', StringComparison.Ordinal);
+            park |= e is VmNodeAdded v && v.Nics.Any(k => NicBinding.Of(k).ParkedOffLan);
             park |= e is NodeRemoved or NicConnected or NicDisconnected;
             switch (e)
             {
@@ -54,10 +54,10 @@ public static class Effects
                 case LanRemoved r:
                     stopLans.Add(r.Name);
                     break;
-                case ContainerAdded a:
+                case ContainerNodeAdded a:
                     startNodes.Add(a.Name);
                     break;
-                case VmAdded a:
+                case VmNodeAdded a:
                     startNodes.Add(a.Name);
                     break;
                 case NodeRemoved r:

@@ -221,7 +221,7 @@ public sealed class HostAgent : JournaledActor<ITopologyEvent>
     private List<PortSpec> ParkedPorts() =>
     [
         .. _state.Nodes.Values
-            .SelectMany(n => Enumerable.Range(0, n.Nics).Where(i => n.KindOf(i) == NicKind.Dpdk && !_state.Endpoints.ContainsKey(new NicRef(n.Name, i))).Select(i => (n, i)))
+            .SelectMany(n => NicBinding.Of(n).Where(x => x.Binding.ParkedOffLan && !_state.Endpoints.ContainsKey(new NicRef(n.Name, x.Nic))).Select(x => (n, i: x.Nic)))
             .Select(x => NodePorts.Of(x.n, x.i, _settings.StateDir) with { Tag = 1 + (((x.n.Id * Topology.MaxNics) + x.i) % 4093) }),
     ];
 
@@ -397,7 +397,7 @@ public sealed class HostAgent : JournaledActor<ITopologyEvent>
         {
             Sender.Tell(nicRefused);
         }
-        else if (node.KindOf(command.Nic) != NicKind.Spyable)
+        else if (!NicBinding.Of(node.KindOf(command.Nic)).Relayed)
         {
             Sender.Tell(new CommandFailed(ErrorCode.InvalidArgument, $"nic {node.Name}/{command.Nic} is a {NicKinds.Name(node.KindOf(command.Nic))} nic: only s (spyable) nics pass the relay that captures"));
         }

@@ -47,7 +47,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         _host = host;
         _relays = relays;
         _ns = OsNames.Namespace(host, node.Name);
-        _nics = [.. Enumerable.Range(0, node.Nics).Where(i => node.KindOf(i) == NicKind.Veth).Select(i => new VethPair(OsNames.ContainerHostIf(node.Id, i), OsNames.GuestIf(i)))];
+        _nics = [.. NicBinding.Of(node).Select(n => n.Binding.ContainerVeth(node, n.Nic)).OfType<VethPair>()];
         if (replyTo is not null)
         {
             _waiting.Add(replyTo);
@@ -138,7 +138,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
     /// <summary>The relays of the s nics, once the namespace their inner taps go into exists.</summary>
     private void StartSpies()
     {
-        foreach (var nic in Enumerable.Range(0, _node.Nics).Where(i => _node.KindOf(i) == NicKind.Spyable))
+        foreach (var nic in NicBinding.Of(_node).Where(n => n.Binding.Relayed).Select(n => n.Nic))
         {
             if (!Context.Child(SpyRouting.ChildName(nic)).IsNobody())
             {

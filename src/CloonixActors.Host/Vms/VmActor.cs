@@ -101,7 +101,7 @@ public sealed class VmActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         // The relays first: QEMU connects to their sockets as it starts.
-        foreach (var nic in Enumerable.Range(0, _node.Nics).Where(i => _node.KindOf(i) == NicKind.Spyable))
+        foreach (var nic in NicBinding.Of(_node).Where(n => n.Binding.Relayed).Select(n => n.Nic))
         {
             Context.ActorOf(
                 SpyActor.Props(_env.HostName, _node, nic, RelayNode.Vm(VmPaths.SpyNodeSocket(_env.StateDir, _node.Name, nic)), _env.Relays ?? throw new InvalidOperationException("s nics need a relay factory")),
@@ -120,12 +120,7 @@ public sealed class VmActor : ReceiveActor, IWithTimers
         var boot = vm.Image == "tiny"
             ? new VmBoot(_env.TinyKernel, _env.TinyInitrd, null)
             : new VmBoot(null, null, VmPaths.Overlay(state, _node.Name));
-        var nics = Enumerable.Range(0, _node.Nics).Select(i => _node.KindOf(i) switch
-        {
-            NicKind.Dpdk => new VmNic(i, VmNicType.Dpdk, QemuCommandLine.Mac(_env.HostName, _node.Id, i), VhostSocket: VmPaths.VhostSocket(state, _node.Name, i)),
-            NicKind.Spyable => new VmNic(i, VmNicType.Spyable, QemuCommandLine.Mac(_env.HostName, _node.Id, i), VhostSocket: VmPaths.SpyNodeSocket(state, _node.Name, i)),
-            _ => new VmNic(i, VmNicType.Vhost, QemuCommandLine.Mac(_env.HostName, _node.Id, i), Tap: OsNames.VmTap(_node.Id, i)),
-        }).ToList();
+        var nics = NicBinding.Of(_node).Select(n => new VmNic(n.Nic, QemuCommandLine.Mac(_env.HostName, _node.Id, n.Nic), n.Binding.QemuNetdev(_node, n.Nic, state) ?? throw new InvalidOperationException($"a vm has no {_node.KindOf(n.Nic)} nic"))).ToList();
         return new VmLaunch(_node.Name, vm.RamMb, vm.Cpus, boot, nics, _plane.Accel, VmPaths.Qmp(state, _node.Name), VmPaths.Agent(state, _node.Name), VmPaths.Console(state, _node.Name), _env.VhostNet);
     }
 
@@ -173,7 +168,7 @@ public sealed class VmActor : ReceiveActor, IWithTimers
         if (!l.Adopted)
         {
             // QEMU made its taps anew: OVS must re-open them (a port whose device came back stays dead).
-            var taps = Enumerable.Range(0, _node.Nics).Where(i => _node.KindOf(i) == NicKind.Vhost).Select(i => OsNames.VmTap(_node.Id, i)).ToList();
+            var taps = NicBinding.Of(_node).Select(n => n.Binding.QemuNetdev(_node, n.Nic, _env.StateDir)).OfType<VmNetdev.Tap>().Select(t => t.Ifname).ToList();
             Context.Parent.Tell(new NodeReady(_node.Name, taps));
         }
 

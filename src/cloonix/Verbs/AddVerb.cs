@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using CloonixActors.Domain;
 using CloonixActors.Protocol;
 
 namespace CloonixActors.Cli.Verbs;
@@ -52,8 +53,8 @@ internal static class AddVerb
             return new AddContainer(name, count);
         }
 
-        return nics.Split(',').All(l => l.Trim() is "v" or "s")
-            ? new AddContainer(name, nics.Split(',').Length, NicTypes: nics)
+        return NicKinds.Parse(nics, NodeKind.Container) is { } kinds
+            ? new AddContainer(name, kinds.Length, NicTypes: nics)
             : throw new ClientException($"--nics '{nics}' is neither a number of nics nor a list of v (veth) and s (spyable), e.g. v,s", 2);
     }
 }

@@ -41,7 +41,7 @@ public sealed class RelayEngineTests : IDisposable
             256,
             1,
             new VmBoot(Kernel, Initrd, null),
-            [new VmNic(0, VmNicType.Spyable, QemuCommandLine.Mac(id, 0), VhostSocket: socket)],
+            [new VmNic(0, QemuCommandLine.Mac(id, 0), new VmNetdev.VhostUserClient(socket))],
             new Acceleration(AccelKind.Tcg, "test"),
             Path.Combine(_dir, name + ".qmp"),
             Path.Combine(_dir, name + ".agent"),

@@ -14,7 +14,7 @@ public sealed class ContainerActorSpecs(ITestOutputHelper output) : Akka.TestKit
 
     private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(300);
 
-    private readonly NodeSpec _node = new("n1", 12, NodeKind.Container, 3);
+    private readonly NodeSpec _node = new("n1", 12, NodeKind.Container, [NicKind.Veth, NicKind.Veth, NicKind.Veth]);
     private readonly FakeContainerPlane _plane = new();
     private TestProbe? _parentProbe;
 

@@ -126,7 +126,7 @@ public sealed class HostAgentSpecs(ITestOutputHelper output) : Akka.TestKit.Xuni
 
         var journal = await Journal();
         Assert.Equal(
-            [typeof(LanAdded), typeof(ContainerAdded), typeof(NicConnected)],
+            [typeof(LanAdded), typeof(ContainerNodeAdded), typeof(NicConnected)],
             journal.Select(e => e.GetType()));
         Assert.Equal(new NicConnected("n1", 0, "lan1"), journal[^1]);
     }

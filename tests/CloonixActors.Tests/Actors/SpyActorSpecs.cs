@@ -12,7 +12,7 @@ namespace CloonixActors.Tests.Actors;
 
 public sealed class SpyActorSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit(TestConfig.Base, "spy", output)
 {
-    private static readonly NodeSpec Vm = new("vm1", 5, NodeKind.Vm, 1, "s", new VmSpec(256, 1, "tiny"));
+    private static readonly NodeSpec Vm = new("vm1", 5, NodeKind.Vm, [NicKind.Spyable], new VmSpec(256, 1, "tiny"));
     private readonly List<FakeRelay> _relays = [];
 
     private (IActorRef Spy, TestProbe Parent, TestProbe Events) Start()

@@ -1,5 +1,6 @@
 using CloonixActors.Cli;
 using CloonixActors.Domain;
+using CloonixActors.Protocol;
 
 namespace CloonixActors.Tests.Cli;
 
@@ -42,7 +43,7 @@ public sealed class TopologyFileSpecs
         Assert.Equal([new LabNic(NicKind.Veth, "lan1"), new LabNic(NicKind.Spyable, "lan2", new ImpairmentSpec(20, 5, 1, 100), new ImpairmentSpec(20, 5, 1, 100))], c1.Nics.ToArray());
         var vm1 = lab.Nodes[1];
         Assert.Equal((NodeKind.Vm, new VmSpec(128, 2, "/srv/disk.qcow2")), (vm1.Kind, vm1.Vm));
-        Assert.Equal([new LabNic(NicKind.Dpdk, "lan1"), new LabNic(NicKind.Vhost), new LabNic(NicKind.Spyable, null, new ImpairmentSpec(10, 0, 0, 0), new ImpairmentSpec(0, 0, 2.5, 0))], vm1.Nics.ToArray());
+        Assert.Equal([new LabNic(NicKind.VhostUser, "lan1"), new LabNic(NicKind.Tap), new LabNic(NicKind.Spyable, null, new ImpairmentSpec(10, 0, 0, 0), new ImpairmentSpec(0, 0, 2.5, 0))], vm1.Nics.ToArray());
         Assert.Equal([new LabNic(NicKind.Veth, "lan1"), new LabNic(NicKind.Spyable, "lan2")], lab.Nodes[2].Nics.ToArray());
         Assert.Equal((new VmSpec(256, 1, "tiny"), "v"), (lab.Nodes[3].Vm, lab.Nodes[3].NicLetters));
     }

@@ -17,7 +17,7 @@ public sealed class QemuSpecs
     [Fact]
     public void A_d_nic_is_a_vhost_user_socket_qemu_serves_with_shared_memory_and_intx_under_tcg()
     {
-        var args = QemuCommandLine.Build(Launch(Tcg, Tiny, new VmNic(0, VmNicType.Dpdk, "02:c1:00:00:01:00", VhostSocket: "/s/d0.sock")));
+        var args = QemuCommandLine.Build(Launch(Tcg, Tiny, new VmNic(0, "02:c1:00:00:01:00", new VmNetdev.VhostUserServer("/s/d0.sock"))));
 
         Assert.Contains("socket,id=c0,path=/s/d0.sock,server=on,wait=off", args);
         Assert.Contains("vhost-user,id=n0,chardev=c0", args);
@@ -29,7 +29,7 @@ public sealed class QemuSpecs
     [Fact]
     public void Under_kvm_a_d_nic_keeps_msi_x()
     {
-        var args = QemuCommandLine.Build(Launch(Kvm, Tiny, new VmNic(0, VmNicType.Dpdk, "02:c1:00:00:01:00", VhostSocket: "/s/d0.sock")));
+        var args = QemuCommandLine.Build(Launch(Kvm, Tiny, new VmNic(0, "02:c1:00:00:01:00", new VmNetdev.VhostUserServer("/s/d0.sock"))));
 
         Assert.Contains("virtio-net-pci,netdev=n0,mac=02:c1:00:00:01:00", args);
         Assert.Equal("host", args[args.ToList().IndexOf("-cpu") + 1]);
@@ -40,7 +40,7 @@ public sealed class QemuSpecs
     [InlineData(true, "vhost=on")]
     public void A_v_nic_is_a_named_tap_without_scripts(bool vhostNet, string vhost)
     {
-        var launch = Launch(Tcg, Tiny, new VmNic(1, VmNicType.Vhost, "02:c1:00:00:01:01", Tap: "cxa1t1")) with { VhostNet = vhostNet };
+        var launch = Launch(Tcg, Tiny, new VmNic(1, "02:c1:00:00:01:01", new VmNetdev.Tap("cxa1t1"))) with { VhostNet = vhostNet };
 
         Assert.Contains($"tap,id=n1,ifname=cxa1t1,script=no,downscript=no,{vhost}", QemuCommandLine.Build(launch));
     }

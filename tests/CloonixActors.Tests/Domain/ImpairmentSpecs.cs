@@ -64,7 +64,7 @@ public sealed class ImpairmentSpecs
     public void A_container_may_have_s_nics_which_survive_the_snapshot_and_can_be_impaired()
     {
         var d = Topology.Empty.Decide(new AddContainer("c2", 2, NicTypes: "v,s"));
-        Assert.Equal(new ITopologyEvent[] { new ContainerAdded("c2", 1, 2), new ContainerNicKinds("c2", "vs") }, d.Events.ToArray());
+        Assert.Equal(new ITopologyEvent[] { new ContainerNodeAdded("c2", 1, [NicKind.Veth, NicKind.Spyable]) }, d.Events.ToArray());
         var state = Topology.Empty.ApplyAll(d.Events).Run(new ImpairNic("c2", 1, "in", 5, 0, 0, 0));
 
         Assert.Equal([NicKind.Veth, NicKind.Spyable], Enumerable.Range(0, 2).Select(state.Nodes["c2"].KindOf));

@@ -17,7 +17,7 @@ public sealed class LabFileSpecs
         [new LabLan("lan1"), new LabLan("lan2", "h2")],
         [
             Cnt("c1", new LabNic(NicKind.Veth, "lan1"), new LabNic(NicKind.Spyable, "lan2", Delay, Delay)),
-            Vm("vm1", new LabNic(NicKind.Dpdk, "lan1"), new LabNic(NicKind.Vhost)),
+            Vm("vm1", new LabNic(NicKind.VhostUser, "lan1"), new LabNic(NicKind.Tap)),
         ]);
 
     [Fact]
@@ -65,14 +65,14 @@ public sealed class LabFileSpecs
     {
         { new LabFile([new LabLan("c1")], []), "'c1' is a lan in the file but a node in the lab" },
         { new LabFile([], [Cnt("lan1")]), "'lan1' is a node in the file but a lan in the lab" },
-        { new LabFile([], [Vm("c1", new LabNic(NicKind.Vhost), new LabNic(NicKind.Spyable))]), "node 'c1' differs: the file has a vm with nics v,s" },
+        { new LabFile([], [Vm("c1", new LabNic(NicKind.Tap), new LabNic(NicKind.Spyable))]), "node 'c1' differs: the file has a vm with nics v,s" },
         { new LabFile([], [Cnt("c1", new LabNic(NicKind.Veth))]), "the lab a cnt with nics v,s" },
         { new LabFile([], [Cnt("c1", new LabNic(NicKind.Veth, "lan1"), new LabNic(NicKind.Veth))]), "the file has a cnt with nics v,v" },
         { new LabFile([], [Cnt("c1", new LabNic(NicKind.Veth, "lan9"), new LabNic(NicKind.Spyable))]), "joins lan 'lan9', which is neither in the file nor in the lab" },
         { new LabFile([new LabLan("lan3")], [Cnt("c1", new LabNic(NicKind.Veth, "lan3"), new LabNic(NicKind.Spyable))]), "nic c1/0 is on lan 'lan1' in the lab, the file puts it on 'lan3'" },
         { new LabFile([], [Cnt("c1", new LabNic(NicKind.Veth), new LabNic(NicKind.Spyable))]), "the file leaves it on none" },
         { new LabFile([], [Cnt("c1", new LabNic(NicKind.Veth, "lan1"), new LabNic(NicKind.Spyable)) with { Host = "h9" }]), "on host 'h1' in the lab, the file puts it on 'h9'" },
-        { new LabFile([], [Vm("vm2", new LabNic(NicKind.Vhost)) with { Vm = new VmSpec(512, 1, "tiny") }]), "ram 512 MB" },
+        { new LabFile([], [Vm("vm2", new LabNic(NicKind.Tap)) with { Vm = new VmSpec(512, 1, "tiny") }]), "ram 512 MB" },
     };
 
     [Theory]
@@ -81,7 +81,7 @@ public sealed class LabFileSpecs
     {
         var lab = new LabFile(
             [new LabLan("lan1")],
-            [Cnt("c1", new LabNic(NicKind.Veth, "lan1"), new LabNic(NicKind.Spyable)) with { Host = "h1" }, Vm("vm2", new LabNic(NicKind.Vhost))]);
+            [Cnt("c1", new LabNic(NicKind.Veth, "lan1"), new LabNic(NicKind.Spyable)) with { Host = "h1" }, Vm("vm2", new LabNic(NicKind.Tap))]);
 
         var diff = LabDiff.Compute(file, lab);
 
@@ -174,7 +174,7 @@ public sealed class LabFileSpecs
         { new LabFile([new LabLan("lan1")], []), "lan 'lan1' also holds other/0, of nodes the file does not name" },
         { new LabFile([new LabLan("other")], []), "'other' is a lan in the file but a node in the lab" },
         { new LabFile([], [Cnt("lan1")]), "'lan1' is a node in the file but a lan in the lab" },
-        { new LabFile([], [Vm("other", new LabNic(NicKind.Vhost))]), "'other' is a vm in the file but a cnt in the lab" },
+        { new LabFile([], [Vm("other", new LabNic(NicKind.Tap))]), "'other' is a vm in the file but a cnt in the lab" },
     };
 
     [Theory]

@@ -65,15 +65,15 @@ public sealed class TopologySpecs
     }
 
     [Fact]
-    public void AddContainer_yields_ContainerAdded_with_the_next_id_and_its_nics()
+    public void AddContainer_yields_ContainerNodeAdded_with_the_next_id_and_veth_nics()
     {
         var before = Empty.Run(new AddLan("lan1"));
 
         var decision = before.Decide(new AddContainer("n1", 3));
 
-        Assert.Equal([new ContainerAdded("n1", before.NextId, 3)], decision.Events.ToArray());
+        Assert.Equal([new ContainerNodeAdded("n1", before.NextId, [NicKind.Veth, NicKind.Veth, NicKind.Veth])], decision.Events.ToArray());
         var state = before.ApplyAll(decision.Events);
-        Assert.Equal(new NodeSpec("n1", before.NextId, NodeKind.Container, 3), state.Nodes["n1"]);
+        Assert.Equal(new NodeSpec("n1", before.NextId, NodeKind.Container, [NicKind.Veth, NicKind.Veth, NicKind.Veth]), state.Nodes["n1"]);
         Assert.Equal(before.NextId + 1, state.NextId);
     }
 
@@ -392,7 +392,7 @@ public sealed class TopologySpecs
             [
                 new LanAdded("lan1", id),
                 new LanAdded("lan2", id + 1),
-                new ContainerAdded("n1", id + 2, 2),
+                new ContainerNodeAdded("n1", id + 2, [NicKind.Veth, NicKind.Veth]),
                 new NicConnected("n1", 0, "lan1"),
                 new NicConnected("n1", 1, "lan2"),
             ],
@@ -414,9 +414,8 @@ public sealed class TopologySpecs
         Assert.Equal(
             [
                 new LanAdded("lan1", id),
-                new ContainerAdded("c1", id + 1, 2),
-                new ContainerNicKinds("c1", "vs"),
-                new VmAdded("vm1", id + 2, "ds", 128, 1, "tiny"),
+                new ContainerNodeAdded("c1", id + 1, [NicKind.Veth, NicKind.Spyable]),
+                new VmNodeAdded("vm1", id + 2, [NicKind.VhostUser, NicKind.Spyable], 128, 1, "tiny"),
                 new NicConnected("vm1", 1, "lan1"),
                 new NicConnected("c1", 1, "lan1"),
                 new NicImpaired("vm1", 1, "in", 10, 2, 0, 0),

@@ -10,16 +10,16 @@ public sealed class VmSpecs
     private static Decision Decide(AddVm vm, HostFacts? facts = null) => Topology.Empty.Decide(vm, facts ?? Host);
 
     [Fact]
-    public void A_vm_records_one_nic_letter_per_nic()
+    public void A_vm_records_one_nic_kind_per_nic()
     {
-        var d = Decide(new AddVm("vm1", "d,v,v", 256, 1, "tiny"));
+        var d = Decide(new AddVm("vm1", "d, v,v", 256, 1, "tiny"));
 
-        var added = Assert.IsType<VmAdded>(Assert.Single(d.Events));
-        Assert.Equal("dvv", added.NicTypes);
+        var added = Assert.IsType<VmNodeAdded>(Assert.Single(d.Events));
+        Assert.Equal([NicKind.VhostUser, NicKind.Tap, NicKind.Tap], added.Nics);
         var node = Topology.Empty.ApplyAll(d.Events).Nodes["vm1"];
         Assert.Equal(NodeKind.Vm, node.Kind);
         Assert.Equal(3, node.Nics);
-        Assert.Equal([NicKind.Dpdk, NicKind.Vhost, NicKind.Vhost], Enumerable.Range(0, 3).Select(node.KindOf));
+        Assert.Equal([NicKind.VhostUser, NicKind.Tap, NicKind.Tap], Enumerable.Range(0, 3).Select(node.KindOf));
     }
 
     [Theory]

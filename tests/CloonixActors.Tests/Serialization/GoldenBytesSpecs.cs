@@ -58,7 +58,7 @@ public sealed class GoldenBytesSpecs(ITestOutputHelper output) : Akka.TestKit.Xu
     /// <summary>The source folder, so that an update lands in the repository, not in bin/.</summary>
     private static string GoldenDirectory { get; } = FindGoldenDirectory();
 
-    private static string GoldenFile(Type type) => Path.Combine(GoldenDirectory, type.FullName + ".hex");
+    internal static string GoldenFile(Type type) => Path.Combine(GoldenDirectory, type.FullName + ".hex");
 
     private static string FindGoldenDirectory()
     {

@@ -86,6 +86,8 @@ internal static class MessageSamples
         new InjectRelayFault("vm1", 0),
         new NicImpaired("vm1", 0, "in", 40, 5, 1.5, 100),
         new ContainerNicKinds("c1", "vs"),
+        new ContainerNodeAdded("c1", 14, [NicKind.Veth, NicKind.Spyable]),
+        new VmNodeAdded("vm1", 15, [NicKind.VhostUser, NicKind.Tap, NicKind.Spyable], 256, 1, "tiny"),
         // between hosts and the lan-coordinator
         new Routed(new AddContainer("n1", 2, Host: "host2"), "host1", "5f2b0c1d9a8e4f7b"),
         new RoutedAck("5f2b0c1d9a8e4f7b"),
