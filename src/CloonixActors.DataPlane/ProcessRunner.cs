@@ -65,7 +65,11 @@ public static partial class ProcessRunner
         string? stdin = null) =>
         RunAsync(program, args, timeout ?? TimeSpan.FromSeconds(30), ownGroup: false, environment, cancellationToken, stdin);
 
-    private static async Task<ProcessResult> RunAsync(
+    /// <summary>
+    /// Starting a process forks and searches PATH on the calling thread, often an actor's: the start runs on
+    /// the thread pool instead, so no caller's thread waits on the OS.
+    /// </summary>
+    private static Task<ProcessResult> RunAsync(
         string program,
         IEnumerable<string> args,
         TimeSpan timeout,
@@ -73,6 +77,20 @@ public static partial class ProcessRunner
         IReadOnlyDictionary<string, string>? environment = null,
         CancellationToken cancellationToken = default,
         string? stdin = null)
+    {
+        // The arguments are read now: a caller's collection may change once it has moved on.
+        var argv = args.ToList();
+        return Task.Run(() => RunOnPoolAsync(program, argv, timeout, ownGroup, environment, cancellationToken, stdin), CancellationToken.None);
+    }
+
+    private static async Task<ProcessResult> RunOnPoolAsync(
+        string program,
+        IEnumerable<string> args,
+        TimeSpan timeout,
+        bool ownGroup,
+        IReadOnlyDictionary<string, string>? environment,
+        CancellationToken cancellationToken,
+        string? stdin)
     {
         var psi = new ProcessStartInfo(program)
         {

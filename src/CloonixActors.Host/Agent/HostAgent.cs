@@ -1,10 +1,10 @@
-using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
 using Akka.Persistence;
 using CloonixActors.DataPlane;
 using CloonixActors.DataPlane.Qemu;
+using CloonixActors.DataPlane.Reconcile;
 using CloonixActors.Domain;
 using CloonixActors.Host.Persistence;
 using CloonixActors.Protocol;
@@ -35,10 +35,13 @@ public sealed record HostPlane(
     TunnelSettings? Tunnel = null);
 
 /// <summary>
-/// Everything that runs on this host. The desired topology is event-sourced here: a command is decided
-/// against the state, its events are persisted, and only then do child actors change the OS. After a
-/// restart the journal rebuilds the state, children adopt what exists, and a sweep removes what the
-/// state no longer wants, so the data plane always converges on the journal.
+/// The aggregate of this host. The desired topology is event-sourced here: a command is decided against
+/// the state, its events are persisted (<see cref="JournaledActor{TEvent}"/>), folded in, and only then do
+/// child actors carry out the effects on the OS. After a restart the journal rebuilds the state, children
+/// adopt what exists, and a sweep (<see cref="LeftoverPlan"/>) removes what the state no longer wants, so
+/// the data plane always converges on the journal. Listings and status (<see cref="HostStatus"/>), the
+/// checks of exec and spy requests (<see cref="ExecRequests"/>, <see cref="SpyRequests"/>) and images
+/// (<see cref="VmImages"/>) live next to it; the agent only routes to them.
 /// </summary>
 public sealed class HostAgent : JournaledActor<ITopologyEvent>
 {
@@ -60,6 +63,7 @@ public sealed class HostAgent : JournaledActor<ITopologyEvent>
     private IActorRef _park = ActorRefs.Nobody;
     private OvsReady? _ovsReady;
     private bool _swept;
+    private bool _checkingImages;
     private int _collectors;
 
     /// <summary>The project's messages only from this process or the cluster's members (see <see cref="MemberGate"/>).</summary>
@@ -95,11 +99,12 @@ public sealed class HostAgent : JournaledActor<ITopologyEvent>
         });
 
         Command<ITopologyCommand>(Handle);
+        Command<ImagesChecked>(OnImagesChecked);
         Command<ISpyCommand>(ToSpy);
-        Command<ListTopology>(_ => Sender.Tell(ReplyFrame.Fit(Context.System, Listing())));
+        Command<ListTopology>(_ => Sender.Tell(ReplyFrame.Fit(Context.System, HostStatus.Listing(_state, _settings.HostName, _settings.StateDir, Tunnel, _tunnels))));
         Command<GetStatus>(_ => ReplyStatus());
         Command<ExecInNode>(Exec);
-        Command<BuildImage>(Build);
+        Command<BuildImage>(b => VmImages.BuildAsync(b, _plane.VmEnv).PipeTo(Sender));
         Command<OvsReady>(OnOvsReady);
         Command<SayHello>(_ => Hello());
         Command<LanTunnel>(t =>
@@ -147,6 +152,9 @@ public sealed class HostAgent : JournaledActor<ITopologyEvent>
     public override string PersistenceId { get; }
 
     private sealed record Swept(IReadOnlyList<string> Removed, string? Error, IActorRef? ReplyTo);
+
+    /// <summary>The images of a command's VMs were looked at on the disk (off this thread); null: they are all there.</summary>
+    private sealed record ImagesChecked(ITopologyCommand Command, IActorRef Client, string? Problem);
 
     private sealed record SayHello
     {
@@ -212,7 +220,7 @@ public sealed class HostAgent : JournaledActor<ITopologyEvent>
     }
 
     /// <summary>The bridge of the d nics that are on no lan; id 0 is never given to a user's lan.</summary>
-    private static readonly LanSpec ParkingLan = new("park", 0);
+    private static readonly LanSpec ParkingLan = LeftoverPlan.ParkingLan;
 
     /// <summary>
     /// Every d nic that is on no lan, each in a VLAN of its own so parked nics cannot reach each other.
@@ -234,26 +242,71 @@ public sealed class HostAgent : JournaledActor<ITopologyEvent>
 
     private void Handle(ITopologyCommand command)
     {
+        if (_checkingImages)
+        {
+            // Commands are decided in the order they came: this one waits for the one whose images are being looked at.
+            Stash.Stash();
+            return;
+        }
+
         if (JournalWatch.Health.IsDown)
         {
             Sender.Tell(JournalWatch.Health.Refusal());
             return;
         }
 
-        if ((command is AddVm vm ? ImageProblem(vm.Image) : command is DeployTopology { Vms: { } vms } ? vms.Select(v => ImageProblem(v?.Image ?? string.Empty)).FirstOrDefault(p => p is not null) : null) is { } imageProblem)
+        var images = VmImages.Of(command);
+        if (images.Count == 0)
         {
-            Sender.Tell(new CommandFailed(ErrorCode.NotFound, imageProblem));
+            Decide(command, Sender);
             return;
         }
 
+        if (VmImages.HostProblem(_plane.Vms, _plane.VmEnv) is { } noVms)
+        {
+            Sender.Tell(new CommandFailed(ErrorCode.NotFound, noVms));
+            return;
+        }
+
+        // A VM's image must exist before the VM is recorded; looking reads the disk, which may hang (NFS).
+        var env = _plane.VmEnv!;
+        var client = Sender;
+        _checkingImages = true;
+        Task.Run(() => VmImages.Problem(images, env)).PipeTo(
+            Self,
+            success: problem => new ImagesChecked(command, client, problem),
+            failure: ex => new ImagesChecked(command, client, $"the images could not be examined: {ex.GetBaseException().Message}"));
+    }
+
+    private void OnImagesChecked(ImagesChecked checkedImages)
+    {
+        _checkingImages = false;
+        Stash.UnstashAll();
+        if (checkedImages.Problem is { } problem)
+        {
+            checkedImages.Client.Tell(new CommandFailed(ErrorCode.NotFound, problem));
+            return;
+        }
+
+        if (JournalWatch.Health.IsDown)
+        {
+            checkedImages.Client.Tell(JournalWatch.Health.Refusal());
+            return;
+        }
+
+        Decide(checkedImages.Command, checkedImages.Client);
+    }
+
+    /// <summary>Decides <paramref name="command"/> against the state, persists its events, then carries out their effects.</summary>
+    private void Decide(ITopologyCommand command, IActorRef client)
+    {
         var decision = _state.Decide(command, _plane.Facts is null ? HostFacts.Unlimited : Facts());
         if (decision.Rejection is { } rejected)
         {
-            Sender.Tell(rejected);
+            client.Tell(rejected);
             return;
         }
 
-        var client = Sender;
         var events = decision.Events;
         var self = Self;
         Action<IActorRef>? then = command is PurgeAll ? c => self.Tell(new SweepRequest(c)) : null;
@@ -377,71 +430,21 @@ public sealed class HostAgent : JournaledActor<ITopologyEvent>
     private ApplyImpairment ImpairmentOf(string node, int nic, IActorRef? replyTo) =>
         new(nic, _state.ImpairmentOf(new NicRef(node, nic), ImpairDirections.In), _state.ImpairmentOf(new NicRef(node, nic), ImpairDirections.Out), replyTo);
 
-    /// <summary>Captures and fault injection go to the relay of the s nic, through its VM's actor.</summary>
+    /// <summary>Captures and fault injection go to the relay of the s nic, through its node's actor.</summary>
     private void ToSpy(ISpyCommand command)
     {
-        if (command is InjectRelayFault && !_settings.FaultInjection)
-        {
-            Sender.Tell(new CommandFailed(ErrorCode.Unavailable, "fault injection is off on this host (cloonix.fault-injection = on turns it on, for tests)"));
-            return;
-        }
-
-        if (Checks.Node(command.Node, _state.Nodes.ContainsKey, _state.Lans.ContainsKey) is { } refused)
+        if (SpyRequests.Refusal(command, _state, _settings.FaultInjection) is { } refused)
         {
             Sender.Tell(refused);
-            return;
         }
-
-        var node = _state.Nodes[command.Node];
-        if (Checks.Nic(node.Name, node.Nics, command.Nic) is { } nicRefused)
+        else if (_nodes.TryGetValue(command.Node, out var node))
         {
-            Sender.Tell(nicRefused);
-        }
-        else if (!NicBinding.Of(node.KindOf(command.Nic)).Relayed)
-        {
-            Sender.Tell(new CommandFailed(ErrorCode.InvalidArgument, $"nic {node.Name}/{command.Nic} is a {NicKinds.Name(node.KindOf(command.Nic))} nic: only s (spyable) nics pass the relay that captures"));
+            node.Forward(command);
         }
         else
         {
-            _nodes[node.Name].Forward(command);
+            Sender.Tell(ExecRequests.NoSuchNode(command.Node, _state)); // the data plane was torn down
         }
-    }
-
-    /// <summary>Runs the image's build script (minutes: it downloads Debian packages) off the actor thread.</summary>
-    private void Build(BuildImage build)
-    {
-        if (build.Name != "tiny" || _plane.VmEnv is not { } env)
-        {
-            Sender.Tell(new CommandFailed(ErrorCode.InvalidArgument, $"unknown image '{Names.Printable(build.Name ?? string.Empty)}': the images this host builds are: tiny"));
-            return;
-        }
-
-        var script = Path.Combine(AppContext.BaseDirectory, "images", "tiny", "build.sh");
-        var outDir = Path.Combine(env.ImagesDir, "tiny");
-        ProcessRunner.RunAsync("bash", [script, outDir], TimeSpan.FromMinutes(15)).PipeTo(
-            Sender,
-            success: r => r.Ok
-                ? new CommandSucceeded($"image tiny built in {outDir}")
-                : new CommandFailed(ErrorCode.DataPlane, $"image tiny: {r.FirstErrorLine}"),
-            failure: ex => new CommandFailed(ErrorCode.DataPlane, $"image tiny: {ex.GetBaseException().Message}"));
-    }
-
-    /// <summary>A VM's image must exist before the VM is recorded; null when it does.</summary>
-    private string? ImageProblem(string? image)
-    {
-        if (_plane.Vms is null || _plane.VmEnv is not { } env)
-        {
-            return "this host runs no VMs";
-        }
-
-        if (image == "tiny")
-        {
-            return File.Exists(env.TinyKernel) && File.Exists(env.TinyInitrd)
-                ? null
-                : $"image 'tiny' is not built in {env.ImagesDir}: run `cloonix image build tiny`";
-        }
-
-        return image is not null && Path.IsPathFullyQualified(image) ? ImageFile.Problem(image) : null;
     }
 
     private List<PortSpec> PortsOf(string lan) =>
@@ -464,17 +467,9 @@ public sealed class HostAgent : JournaledActor<ITopologyEvent>
 
     private void Exec(ExecInNode cmd)
     {
-        if (Checks.NodeName(cmd.Node) is { } problem)
+        if (ExecRequests.Refusal(cmd) is { } refused)
         {
-            Sender.Tell(problem);
-        }
-        else if (cmd.Argv is null || cmd.Argv.Length == 0 || cmd.Argv.Any(a => a is null || a.Contains('\0', StringComparison.Ordinal)) || string.IsNullOrEmpty(cmd.Argv[0]))
-        {
-            Sender.Tell(new CommandFailed(ErrorCode.InvalidArgument, "exec needs a program and its arguments, without NUL characters"));
-        }
-        else if (cmd.TimeoutSeconds is < 1 or > 3600)
-        {
-            Sender.Tell(new CommandFailed(ErrorCode.InvalidArgument, $"exec timeout is 1 to 3600 seconds, not {cmd.TimeoutSeconds}"));
+            Sender.Tell(refused);
         }
         else if (_nodes.TryGetValue(cmd.Node, out var node))
         {
@@ -482,65 +477,22 @@ public sealed class HostAgent : JournaledActor<ITopologyEvent>
         }
         else
         {
-            Sender.Tell(Checks.NoNode(cmd.Node, _state.Lans.ContainsKey(cmd.Node)));
+            Sender.Tell(ExecRequests.NoSuchNode(cmd.Node, _state));
         }
     }
 
     /// <summary>
-    /// Removes project objects on this host that the desired state does not hold: namespaces and
-    /// bridges (a veth dies with its namespace, so host-side ends need no sweep of their own). Runs once OVS is first ready after a (re)start, and at the end of a purge.
+    /// Removes project objects on this host that the desired state does not hold (<see cref="LeftoverPlan"/>),
+    /// off this thread. Runs once OVS is first ready after a (re)start, and at the end of a purge.
     /// </summary>
     private void Sweep(IActorRef? replyTo)
     {
-        var host = _settings.HostName;
-        var wantedNs = _state.Nodes.Keys.Select(n => OsNames.Namespace(host, n)).ToImmutableHashSet();
-        var wantedBridges = _state.Lans.Values.Select(l => l.Bridge).Append(ParkingLan.Bridge).ToImmutableHashSet();
-        var wantedDevices = _state.Lans.Values.Select(l => OsNames.Vxlan(l.Id)).ToImmutableHashSet();
-        var wantedVms = _state.Nodes.Values.Where(n => n.Kind == NodeKind.Vm).Select(n => n.Name).ToImmutableHashSet();
-        var stateDir = _settings.StateDir;
-        var plane = _plane;
-        Task.Run(async () =>
-        {
-            var removed = new List<string>();
-            foreach (var ns in plane.Containers.ListNamespaces(OsNames.NamespacePrefix(host)).Where(n => !wantedNs.Contains(n)))
-            {
-                await plane.Containers.DeleteContainerAsync(ns, []).ConfigureAwait(false);
-                removed.Add(ns);
-            }
-
-            if (plane.Vms is { } vms)
-            {
-                var vmsDir = Path.Combine(stateDir, "vms");
-                var dirs = Directory.Exists(vmsDir) ? Directory.GetDirectories(vmsDir).Select(Path.GetFileName).OfType<string>() : [];
-                foreach (var vm in dirs.Where(d => !wantedVms.Contains(d)))
-                {
-                    if (vms.Running(vm) is { } pid)
-                    {
-                        await vms.StopAsync(vm, pid, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
-                    }
-
-                    vms.Remove(vm);
-                    removed.Add($"vm {vm}");
-                }
-            }
-
-            foreach (var bridge in (await plane.Ovs.ListBridgesAsync().ConfigureAwait(false)).Where(b => OsNames.IsProjectBridge(b) && !wantedBridges.Contains(b)))
-            {
-                await plane.Ovs.DeleteBridgeAsync(bridge).ConfigureAwait(false);
-                removed.Add(bridge);
-            }
-
-            if (plane.Tunnels is { } tunnels)
-            {
-                foreach (var device in (await tunnels.ListAsync().ConfigureAwait(false)).Where(d => !wantedDevices.Contains(d)))
-                {
-                    await tunnels.DeleteAsync(device).ConfigureAwait(false);
-                    removed.Add(device);
-                }
-            }
-
-            return new Swept(removed, null, replyTo);
-        }).PipeTo(Self, failure: ex => new Swept([], ex.GetBaseException().Message, replyTo));
+        var desired = _state;
+        var sweep = new LeftoverSweep(_settings.HostName, _settings.StateDir, _plane.Containers, _plane.Ovs, _plane.Vms, _plane.Tunnels);
+        Task.Run(() => sweep.SweepAsync(desired)).PipeTo(
+            Self,
+            success: removed => new Swept(removed, null, replyTo),
+            failure: ex => new Swept([], ex.GetBaseException().Message, replyTo));
     }
 
     private void TeardownAll()
@@ -562,81 +514,19 @@ public sealed class HostAgent : JournaledActor<ITopologyEvent>
         _nodes.Clear();
     }
 
-    private TopologyListing Listing()
-    {
-        var host = _settings.HostName;
-        var state = _settings.StateDir;
-        var nodes = _state.Nodes.Values.Select(n => new NodeView(
-            n.Name,
-            n.Kind == NodeKind.Vm ? "vm" : "cnt",
-            host,
-            n.Kind == NodeKind.Vm ? string.Empty : OsNames.Namespace(host, n.Name),
-            [.. Enumerable.Range(0, n.Nics).Select(i => new NicView(i, NicKinds.Name(n.KindOf(i)), _state.Endpoints.GetValueOrDefault(new NicRef(n.Name, i)), NodePorts.Of(n, i, state).Name, ImpairmentText(new NicRef(n.Name, i)), ImpairmentView(new NicRef(n.Name, i), ImpairDirections.In), ImpairmentView(new NicRef(n.Name, i), ImpairDirections.Out)))],
-            n.Vm?.RamMb ?? 0,
-            n.Vm?.Cpus ?? 0,
-            n.Vm?.Image));
-        var mtu = Tunnel.Enabled ? Tunnel.InnerMtu : 1500;
-        var lans = _state.Lans.Values.Select(l => new LanView(l.Name, host, l.Bridge, [.. _state.MembersOf(l.Name).Select(m => m.ToString())], _tunnels.GetValueOrDefault(l.Name)?.Vni ?? 0, mtu));
-        return new TopologyListing([.. nodes], [.. lans]);
-    }
-
     private void ReplyStatus()
     {
-        var client = Sender;
-        var settings = _settings;
-        var uptime = DateTime.UtcNow - _started;
-        var counts = (_state.Nodes.Count, _state.Lans.Count, _state.Endpoints.Count);
-        var cluster = Cluster.Get(Context.System);
-        var members = cluster.State.Members
-            .Select(m => new MemberView(m.Address.ToString(), m.Status.ToString(), [.. m.Roles.Order(StringComparer.Ordinal)]))
-            .ToArray();
-        var datapath = _ovsReady is { Dpdk: true }
-            ? $"{_plane.Datapath}, OVS-DPDK (d nics available)"
-            : $"{_plane.Datapath} (d nics unavailable: {_ovsReady?.DpdkWhyNot ?? "Open vSwitch is not up yet"})";
-        var accel = _plane.Vms?.Accel.Why ?? "no VMs on this host";
-        var health = JournalWatch.Health;
-        var self = Self;
-        var system = Context.System;
-        var persistenceId = PersistenceId;
-        var ovsActor = _ovs;
-        async Task<object> Report()
-        {
-            var ovs = ovsActor.Ask<OvsInfo>(GetOvsInfo.Instance, TimeSpan.FromSeconds(3));
-            // Not failing as far as writes know: read the journal now, so `status` tells an outage before a change is refused.
-            if (!health.IsDown && await JournalCheck.ProblemAsync(system, persistenceId, TimeSpan.FromSeconds(3)).ConfigureAwait(false) is { } problem)
-            {
-                self.Tell(new JournalStillDown(problem), ActorRefs.NoSender);
-                health = health.Failed(problem, DateTime.UtcNow);
-            }
-
-            await Task.WhenAny(ovs).ConfigureAwait(false);
-            return new StatusReport(
-                settings.HostName,
-                settings.StateDir,
-                settings.Persistence,
-                uptime,
-                datapath,
-                ovs.IsCompletedSuccessfully
-                    ? [new ProcessView("ovsdb-server", ovs.Result.DbServerPid ?? 0, ovs.Result.DbServerRestarts), new ProcessView("ovs-vswitchd", ovs.Result.SwitchPid ?? 0, ovs.Result.SwitchRestarts)]
-                    : [],
-                members,
-                counts.Item1,
-                counts.Item2,
-                counts.Item3,
-                accel,
-                Journal: health.Describe(DateTime.UtcNow));
-        }
-
-        Report().PipeTo(client);
-    }
-
-    private ImpairmentView? ImpairmentView(NicRef nic, string direction) =>
-        _state.ImpairmentOf(nic, direction) is { IsNone: false } i ? new ImpairmentView(i.DelayMs, i.JitterMs, i.LossPercent, i.RateMbit) : null;
-
-    private string? ImpairmentText(NicRef nic)
-    {
-        var (i, o) = (_state.ImpairmentOf(nic, ImpairDirections.In), _state.ImpairmentOf(nic, ImpairDirections.Out));
-        return i.IsNone && o.IsNone ? null : i == o ? $"both: {i}" : $"in: {i}; out: {o}";
+        var facts = new StatusFacts(
+            _settings,
+            DateTime.UtcNow - _started,
+            _state.Nodes.Count,
+            _state.Lans.Count,
+            _state.Endpoints.Count,
+            [.. Cluster.Get(Context.System).State.Members.Select(m => new MemberView(m.Address.ToString(), m.Status.ToString(), [.. m.Roles.Order(StringComparer.Ordinal)]))],
+            HostStatus.Datapath(_plane.Datapath, _ovsReady),
+            _plane.Vms?.Accel.Why ?? "no VMs on this host",
+            JournalWatch.Health);
+        HostStatus.ReportAsync(facts, _ovs, Context.System, PersistenceId, Self).PipeTo(Sender);
     }
 
     private static string Describe(ITopologyCommand command) => command switch

@@ -76,7 +76,8 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
             Timers.CancelAll();
             var replyTo = t.ReplyTo;
             var name = _node.Name;
-            _plane.DeleteContainerAsync(_ns, [.. _nics.Select(n => n.HostIf)]).PipeTo(
+            var (plane, ns, hostIfs) = (_plane, _ns, _nics.Select(n => n.HostIf).ToList());
+            Task.Run(() => plane.DeleteContainerAsync(ns, hostIfs)).PipeTo(
                 Self,
                 success: () => new TornDown(replyTo, new TeardownDone($"node {name}", null)),
                 failure: ex => new TornDown(replyTo, new TeardownDone($"node {name}", ex.GetBaseException().Message)));
@@ -93,7 +94,9 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
     private void Ensure()
     {
         _ensuring = true;
-        _plane.EnsureContainerAsync(_ns, _nics).PipeTo(Self, success: created => new Ensured(created, null), failure: ex => new Ensured([], ex.GetBaseException().Message));
+        // The plane looks at /run/netns before it runs anything: on the pool, not on this thread.
+        var (plane, ns, nics) = (_plane, _ns, _nics);
+        Task.Run(() => plane.EnsureContainerAsync(ns, nics)).PipeTo(Self, success: created => new Ensured(created, null), failure: ex => new Ensured([], ex.GetBaseException().Message));
     }
 
     private void OnEnsured(Ensured e)

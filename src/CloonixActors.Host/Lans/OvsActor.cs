@@ -30,6 +30,7 @@ public sealed class OvsActor : ReceiveActor, IWithTimers
     private int? _switchPid;
     private string? _lastError;
     private DateTime _runningSince;
+    private bool _checkingHealth;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -54,6 +55,9 @@ public sealed class OvsActor : ReceiveActor, IWithTimers
     private sealed record StartFailed(string Error);
 
     private sealed record Health;
+
+    /// <summary>What /proc said of the daemons of <paramref name="Generation"/>, read on the pool.</summary>
+    private sealed record HealthChecked(int Generation, bool DbAlive, bool SwitchAlive);
 
     private sealed record Retry;
 
@@ -122,8 +126,26 @@ public sealed class OvsActor : ReceiveActor, IWithTimers
     {
         Receive<Health>(_ =>
         {
-            var dbAlive = _dbPid is { } d && Processes.IsAlive(d, "ovsdb-server");
-            var swAlive = _switchPid is { } s && Processes.IsAlive(s);
+            // /proc is read off this thread (twice a second); one read at a time.
+            if (_checkingHealth)
+            {
+                return;
+            }
+
+            _checkingHealth = true;
+            var (generation, db, sw) = (_generation, _dbPid, _switchPid);
+            Task.Run(() => new HealthChecked(generation, db is { } d && Processes.IsAlive(d, "ovsdb-server"), sw is { } s && Processes.IsAlive(s)))
+                .PipeTo(Self, failure: _ => new HealthChecked(generation, true, true));
+        });
+        Receive<HealthChecked>(c =>
+        {
+            _checkingHealth = false;
+            if (c.Generation != _generation)
+            {
+                return; // the daemons were started anew since: the next tick asks of them
+            }
+
+            var (dbAlive, swAlive) = (c.DbAlive, c.SwitchAlive);
             if (!swAlive && _daemons != _preferred)
             {
                 // Try the preferred (DPDK) switch again at the next start.

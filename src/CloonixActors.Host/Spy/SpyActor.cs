@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
@@ -31,7 +32,9 @@ public sealed record ApplyImpairment(int Nic, ImpairmentSpec In, ImpairmentSpec 
 /// counters about once a second (the "blinking"), runs at most one capture at a time, applies the nic's
 /// impairment. When the relay thread dies it makes a new relay (with back-off) and puts the capture and
 /// the impairment back on it; QEMU reconnects by itself, and the host agent re-creates the OVS port,
-/// which does not reconnect.
+/// which does not reconnect. Making a relay (its taps, its sockets' directory) and disposing of one (joining
+/// its thread) run on the thread pool, never on the actor's thread; a relay is this actor's from the moment
+/// its making begins, so one that is still being made when the actor stops is disposed of once it exists.
 /// </summary>
 public sealed class SpyActor : ReceiveActor, IWithTimers
 {
@@ -47,6 +50,9 @@ public sealed class SpyActor : ReceiveActor, IWithTimers
     private readonly MemberGate _gate = new(Context);
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private IRelay? _relay;
+    // The relay being made on the pool, and a fault it reported before its making was heard of.
+    private Task<IRelay>? _starting;
+    private RelayFaulted? _faultedEarly;
     // Counters of relays that died, so the published totals never go back.
     private TrafficSnapshot _carried;
     private TrafficSnapshot _last;
@@ -77,6 +83,8 @@ public sealed class SpyActor : ReceiveActor, IWithTimers
         Receive<Tick>(_ => Publish());
         Receive<RelayFaulted>(OnFaulted);
         Receive<RestartRelay>(_ => StartRelay());
+        Receive<RelayStarted>(OnRelayStarted);
+        Receive<RelayNotStarted>(OnRelayNotStarted);
         Receive<ApplyImpairment>(OnImpairment);
         Receive<StartCapture>(OnStartCapture);
         Receive<InjectRelayFault>(_ =>
@@ -106,6 +114,10 @@ public sealed class SpyActor : ReceiveActor, IWithTimers
 
     private sealed record RestartRelay;
 
+    private sealed record RelayStarted(IRelay Relay);
+
+    private sealed record RelayNotStarted(Exception Cause);
+
     private sealed record CaptureEnded(IActorRef Receiver, CaptureStopped Result);
 
     /// <summary>A running capture: its sink on the relay, the stream the sink writes into, the counters when it began.</summary>
@@ -127,42 +139,94 @@ public sealed class SpyActor : ReceiveActor, IWithTimers
             _ = c.Sink.DisposeAsync().AsTask();
         }
 
-        _relay?.Dispose();
-        _relay = null;
+        if (_starting is { } starting)
+        {
+            // Its RelayStarted will find no actor: the relay (tap, thread) is still this actor's to remove.
+            RelayReleases.Release(LanTap, starting, _log);
+            _starting = null;
+        }
+
+        if (_relay is { } relay)
+        {
+            RelayReleases.Release(LanTap, Task.FromResult(relay), _log);
+            _relay = null;
+        }
     }
+
+    private string LanTap => OsNames.SpyPort(_node.Id, _nic);
 
     private void StartRelay()
     {
-        var self = Self;
-        try
+        if (_starting is not null || _relay is not null)
         {
-            if (_nodeSide.VhostSocket is { } socket)
+            return;
+        }
+
+        var self = Self;
+        var (factory, nodeSide, name, lanTap) = (_factory, _nodeSide, $"{_node.Name} eth{_nic}", LanTap);
+        var (outbound, inbound) = (_out, _in);
+        // The tap keeps its name from relay to relay: the last one's must be gone before it is made again.
+        var released = RelayReleases.Of(lanTap);
+        var starting = Task.Run(async () =>
+        {
+            await Task.WhenAny(released).ConfigureAwait(false);
+            if (nodeSide.VhostSocket is { } socket)
             {
                 Directory.CreateDirectory(Path.GetDirectoryName(socket)!);
             }
 
-            var relay = _factory($"{_node.Name} eth{_nic}", _nodeSide, OsNames.SpyPort(_node.Id, _nic));
-            relay.Faulted += ex => self.Tell(new RelayFaulted(relay, ex.Message));
-            relay.SetImpairment(_out, _in);
-            relay.Start();
-            _relay = relay;
-            _log.Info("{0}: relay started ({1} on the lan bridge)", Nic, OsNames.SpyPort(_node.Id, _nic));
-        }
-        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
-        {
-            _log.Warning("{0}: relay did not start: {1}", Nic, ex.Message);
-            ScheduleRestart();
-            return;
-        }
+            var relay = factory(name, nodeSide, lanTap);
+            try
+            {
+                relay.Faulted += ex => self.Tell(new RelayFaulted(relay, ex.Message));
+                relay.SetImpairment(outbound, inbound);
+                relay.Start();
+                return relay;
+            }
+            catch
+            {
+                relay.Dispose();
+                throw;
+            }
+        });
+        _starting = starting;
+        starting.PipeTo(Self, success: relay => new RelayStarted(relay), failure: ex => new RelayNotStarted(ex is AggregateException { InnerException: { } inner } ? inner : ex));
+    }
 
+    private void OnRelayStarted(RelayStarted started)
+    {
+        _starting = null;
+        var relay = started.Relay;
+        _relay = relay;
+        // The impairment may have changed while the relay was being made.
+        relay.SetImpairment(_out, _in);
+        _log.Info("{0}: relay started ({1} on the lan bridge)", Nic, LanTap);
         if (_capture is { } c)
         {
-            _relay.SwapCapture(c.Sink);
+            relay.SwapCapture(c.Sink);
         }
 
         // The lan-side tap is new (the one of an earlier relay, or of an earlier cloonixd, went with it): OVS
         // keeps a port whose device came back dead until it is removed and added again.
-        Context.Parent.Tell(new NodeReady(_node.Name, [OsNames.SpyPort(_node.Id, _nic)]));
+        Context.Parent.Tell(new NodeReady(_node.Name, [LanTap]));
+        if (_faultedEarly is { } early)
+        {
+            _faultedEarly = null;
+            OnFaulted(early);
+        }
+    }
+
+    private void OnRelayNotStarted(RelayNotStarted failed)
+    {
+        _starting = null;
+        if (failed.Cause is not (IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException))
+        {
+            // Not the OS refusing a tap or a socket: a fault of this actor, for its supervisor (as when it was made on this thread).
+            ExceptionDispatchInfo.Throw(failed.Cause);
+        }
+
+        _log.Warning("{0}: relay did not start: {1}", Nic, failed.Cause.Message);
+        ScheduleRestart();
     }
 
     private void ScheduleRestart()
@@ -175,12 +239,14 @@ public sealed class SpyActor : ReceiveActor, IWithTimers
     {
         if (!ReferenceEquals(f.Relay, _relay))
         {
+            // Its thread may die before the relay's making is heard of: handled once it is.
+            _faultedEarly = _starting is not null ? f : null;
             return;
         }
 
         _log.Error("{0}: relay thread failed ({1}); starting a new relay", Nic, f.Message);
         _carried += _relay.Counters.Snapshot();
-        _relay.Dispose();
+        RelayReleases.Release(LanTap, Task.FromResult(_relay), _log);
         _relay = null;
         ScheduleRestart();
     }
@@ -265,6 +331,65 @@ public sealed class SpyActor : ReceiveActor, IWithTimers
         c.Sink.DisposeAsync().AsTask().ContinueWith(
             _ => new CaptureEnded(c.Receiver, new CaptureStopped(node, nic, c.Sink.Written, c.Sink.Dropped, counted, reason)),
             TaskScheduler.Default).PipeTo(Self);
+    }
+}
+
+/// <summary>
+/// Disposals of relays still under way, by the name of their lan tap. A tap's name is the host's, not an
+/// actor's: a relay that makes it again (after a fault, or in a spy actor restarted by its supervisor) waits
+/// until the last relay that had it is gone.
+/// </summary>
+internal static class RelayReleases
+{
+    private static readonly Dictionary<string, Task> Pending = new(StringComparer.Ordinal);
+    private static readonly Lock Gate = new();
+
+    /// <summary>Done once every relay released with <paramref name="lanTap"/> is disposed of.</summary>
+    public static Task Of(string lanTap)
+    {
+        lock (Gate)
+        {
+            return Pending.GetValueOrDefault(lanTap) ?? Task.CompletedTask;
+        }
+    }
+
+    /// <summary>Disposes of the relay once it exists (nothing when its making fails), on the pool: disposing joins its thread.</summary>
+    public static void Release(string lanTap, Task<IRelay> relay, ILoggingAdapter log)
+    {
+        lock (Gate)
+        {
+            var before = Pending.GetValueOrDefault(lanTap) ?? Task.CompletedTask;
+            Task? released = null;
+            released = Task.WhenAll(before, relay).ContinueWith(
+                _ =>
+                {
+                    try
+                    {
+                        if (relay.IsCompletedSuccessfully)
+                        {
+                            relay.Result.Dispose();
+                        }
+                    }
+                    catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
+                    {
+                        log.Warning("relay of {0}: not disposed of cleanly: {1}", lanTap, ex.Message);
+                    }
+                    finally
+                    {
+                        lock (Gate)
+                        {
+                            if (Pending.GetValueOrDefault(lanTap) == released)
+                            {
+                                Pending.Remove(lanTap);
+                            }
+                        }
+                    }
+                },
+                CancellationToken.None,
+                TaskContinuationOptions.None,
+                TaskScheduler.Default);
+            Pending[lanTap] = released;
+        }
     }
 }
 

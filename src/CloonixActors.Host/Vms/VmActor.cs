@@ -44,6 +44,7 @@ public sealed class VmActor : ReceiveActor, IWithTimers
     private bool _agentReady;
     private bool _probing;
     private bool _starting;
+    private bool _checkingHealth;
     private int _restarts;
     private int _failures;
     private Teardown? _pendingTeardown;
@@ -68,6 +69,7 @@ public sealed class VmActor : ReceiveActor, IWithTimers
 
         Receive<Launched>(OnLaunched);
         Receive<Health>(_ => CheckHealth());
+        Receive<HealthChecked>(OnHealthChecked);
         Receive<Reconcile>(_ => Start());
         Receive<ProbeAgent>(_ => Probe());
         Receive<AgentAnswered>(OnAgentAnswered);
@@ -91,6 +93,9 @@ public sealed class VmActor : ReceiveActor, IWithTimers
     private sealed record Launched(int? Pid, bool Adopted, string? Error);
 
     private sealed record Health;
+
+    /// <summary>What /proc said of QEMU <paramref name="Pid"/>, read on the pool.</summary>
+    private sealed record HealthChecked(int Pid, bool Alive);
 
     private sealed record ProbeAgent;
 
@@ -205,9 +210,25 @@ public sealed class VmActor : ReceiveActor, IWithTimers
         return true;
     }
 
+    /// <summary>Reads /proc off this thread (twice a second, for every VM); one read at a time.</summary>
     private void CheckHealth()
     {
-        if (_pid is { } pid && !_plane.IsAlive(_node.Name, pid))
+        if (_pid is not { } pid || _checkingHealth)
+        {
+            return;
+        }
+
+        _checkingHealth = true;
+        var (plane, name) = (_plane, _node.Name);
+        // A read that fails tells nothing: taken as alive, the next tick asks again.
+        Task.Run(() => plane.IsAlive(name, pid)).PipeTo(Self, success: alive => new HealthChecked(pid, alive), failure: _ => new HealthChecked(pid, true));
+    }
+
+    private void OnHealthChecked(HealthChecked c)
+    {
+        _checkingHealth = false;
+        // A stale answer (QEMU relaunched or adopted anew since it was asked) says nothing of the QEMU now.
+        if (_pid is { } pid && pid == c.Pid && !c.Alive)
         {
             _restarts++;
             _pid = null;
@@ -280,11 +301,12 @@ public sealed class VmActor : ReceiveActor, IWithTimers
         Fail($"vm {_node.Name} is being removed");
         var plane = _plane;
         var name = _node.Name;
-        var pid = _pid ?? plane.Running(name);
+        var known = _pid;
         var replyTo = t.ReplyTo;
         Task.Run(async () =>
         {
-            if (pid is { } p)
+            // No pid known (QEMU never heard of): the pid file may still name one.
+            if ((known ?? plane.Running(name)) is { } p)
             {
                 await plane.StopAsync(name, p, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
             }

@@ -15,11 +15,11 @@ public sealed class SpyActorSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit
     private static readonly NodeSpec Vm = new("vm1", 5, NodeKind.Vm, [NicKind.Spyable], new VmSpec(256, 1, "tiny"));
     private readonly List<FakeRelay> _relays = [];
 
-    private (IActorRef Spy, TestProbe Parent, TestProbe Events) Start()
+    private (IActorRef Spy, TestProbe Parent, TestProbe Events) Start(RelayFactory? factory = null)
     {
         var parent = CreateTestProbe();
         var events = CreateTestProbe();
-        var spy = parent.ChildActorOf(SpyActor.Props("h1", Vm, 0, RelayNode.Vm("/nonexistent/s0.sock"), Factory, events.Ref));
+        var spy = parent.ChildActorOf(SpyActor.Props("h1", Vm, 0, RelayNode.Vm("/nonexistent/s0.sock"), factory ?? Factory, events.Ref));
         return (spy, parent, events);
     }
 
@@ -65,6 +65,49 @@ public sealed class SpyActorSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit
         Assert.Equal(SpyActor.TrafficTopic, published.Topic);
         var traffic = (NicTraffic)published.Message;
         Assert.Equal(("h1", "vm1", 0, 100L, 60L), (traffic.Host, traffic.Node, traffic.Nic, traffic.BytesIn, traffic.BytesOut));
+    }
+
+    [Fact]
+    public void A_relay_still_being_made_when_the_spy_stops_is_disposed_of_once_it_exists()
+    {
+        using var made = new ManualResetEventSlim();
+        using var go = new ManualResetEventSlim();
+        // The relay is made on the thread pool: this factory holds it there until the spy has stopped.
+        var (spy, parent, _) = Start((name, node, tap) =>
+        {
+            made.Set();
+            Assert.True(go.Wait(TimeSpan.FromSeconds(10)));
+            return Factory(name, node, tap);
+        });
+        Assert.True(made.Wait(TimeSpan.FromSeconds(5)));
+        Watch(spy);
+        Sys.Stop(spy);
+        ExpectTerminated(spy);
+
+        go.Set();
+        var relay = Relay(0);
+        AwaitCondition(() => relay.Disposed, TimeSpan.FromSeconds(5));
+        Assert.True(relay.Started);
+        parent.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+    }
+
+    [Fact]
+    public void An_impairment_that_arrives_while_the_relay_is_being_made_is_on_it_once_it_runs()
+    {
+        using var go = new ManualResetEventSlim();
+        var (spy, parent, _) = Start((name, node, tap) =>
+        {
+            Assert.True(go.Wait(TimeSpan.FromSeconds(10)));
+            return Factory(name, node, tap);
+        });
+        spy.Tell(new ApplyImpairment(0, ImpairmentSpec.None, new ImpairmentSpec(0, 0, 5, 0), TestActor));
+        ExpectMsg<CommandSucceeded>();
+
+        go.Set();
+        parent.ExpectMsg<NodeReady>();
+        var relay = Relay(0);
+        Assert.Equal(new ImpairmentSettings(0, 0, 5, 0), relay.Outbound);
+        Assert.Null(relay.Inbound);
     }
 
     [Fact]
