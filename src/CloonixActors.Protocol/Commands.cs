@@ -20,7 +20,7 @@ public sealed record AddLan(string Name, string? Host = null) : ITopologyCommand
 /// <remarks><paramref name="Host"/> places it on that host; null lets the lan-coordinator pick the least loaded one.</remarks>
 public sealed record AddContainer(string Name, NicKind[] Nics, string? Host = null) : ITopologyCommand
 {
-    /// <summary>A container of <paramref name="veths"/> veth nics (`add cnt --nics N`).</summary>
+    /// <summary>A container of <paramref name="veths"/> veth nics only, as `add cnt --nics N` asks for.</summary>
     public AddContainer(string name, int veths, string? host = null)
         : this(name, [.. Enumerable.Repeat(NicKind.Veth, veths)], host)
     {
