@@ -21,8 +21,11 @@ public sealed record LabNode(string Name, NodeKind Kind, ImmutableArray<LabNic> 
     /// <summary>"cnt" or "vm", as the file and the listing write it.</summary>
     public string KindName => Kind == NodeKind.Vm ? "vm" : "cnt";
 
+    /// <summary>The kind of each nic, nic 0 first, as commands carry them.</summary>
+    public NicKind[] NicKinds => [.. Nics.Select(n => n.Kind)];
+
     /// <summary>The nic letters, comma separated ("d,v,s").</summary>
-    public string NicLetters => NicKinds.Format(Nics.Select(n => n.Kind));
+    public string NicLetters => Domain.NicKinds.Format(Nics.Select(n => n.Kind));
 
     /// <summary>Kind, nics and VM spec: what must be equal for the lab's node to be the file's.</summary>
     public string Shape => Vm is { } vm
@@ -277,10 +280,10 @@ public sealed record LabDiff(ImmutableArray<LabChange> Changes, string? Conflict
             ? null
             : new DeployTopology(
                 [.. lans.Select(l => l.Name)],
-                [.. nodes.Where(n => n.Kind == NodeKind.Container).Select(n => new ContainerSpec(n.Name, n.Nics.Length, n.NicLetters, n.Host))],
+                [.. nodes.Where(n => n.Kind == NodeKind.Container).Select(n => new ContainerSpec(n.Name, n.NicKinds, n.Host))],
                 [.. connects.Select(c => new EndpointSpec(c.Node, c.Nic, c.Lan))],
                 host,
-                [.. nodes.Where(n => n.Kind == NodeKind.Vm).Select(n => new VmNodeSpec(n.Name, n.NicLetters, n.Vm!.RamMb, n.Vm.Cpus, n.Vm.Image, n.Host))],
+                [.. nodes.Where(n => n.Kind == NodeKind.Vm).Select(n => new VmNodeSpec(n.Name, n.NicKinds, n.Vm!.RamMb, n.Vm.Cpus, n.Vm.Image, n.Host))],
                 [.. impairs.Where(i => i.NewNode).Select(i => i.ToCommand())],
                 [.. lans.Where(l => l.Host is not null).Select(l => new LanPlacement(l.Name, l.Host!))]);
         return (deploy, [.. impairs.Where(i => !i.NewNode).Select(i => i.ToCommand())]);

@@ -19,8 +19,9 @@ public sealed record NicKindInfo(NicKind Kind, char Letter, string Name, bool On
 
 /// <summary>
 /// The nic kinds in one place: letter, name, the nodes that may have each and what the host needs for it,
-/// and the one parse and format of letter lists (the client, topology files and <see cref="Topology"/> all
-/// use these). The host's side of each kind is NicBinding in the host project.
+/// and the one parse and format of letter lists. The client parses letters once (`add --nics`, topology
+/// files) and sends kinds; <see cref="Topology"/> checks the kinds against this table. The host's side of
+/// each kind is NicBinding in the host project.
 /// </summary>
 public static class NicKinds
 {
@@ -37,6 +38,9 @@ public static class NicKinds
 
     public static NicKindInfo Of(NicKind kind) => All.FirstOrDefault(k => k.Kind == kind)
         ?? throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a nic kind");
+
+    /// <summary>False for a number no member of the table has (a request made by hand can carry one).</summary>
+    public static bool IsDefined(NicKind kind) => All.Any(k => k.Kind == kind);
 
     public static char Letter(NicKind kind) => Of(kind).Letter;
 

@@ -132,7 +132,7 @@ public sealed record Topology(
     {
         AddLan c => DecideAddLan(c),
         AddVm c => DecideAddVm(c, facts),
-        AddContainer c => DecideAddContainer(c),
+        AddContainer c => DecideAddContainer(c, facts),
         DeleteObject c => DecideDelete(c),
         ConnectNic c => DecideConnect(c),
         DisconnectNic c => DecideDisconnect(c),
@@ -154,35 +154,64 @@ public sealed record Topology(
             : Decision.Accept(new LanAdded(c.Name, NextId));
     }
 
-    private Decision DecideAddContainer(AddContainer c)
+    private Decision DecideAddContainer(AddContainer c, HostFacts facts)
     {
         if (Names.Problem(c.Name, "node") is { } problem)
         {
             return Decision.Reject(ErrorCode.InvalidArgument, problem);
         }
 
-        if (c.Nics is < 1 or > MaxNics)
+        if (CheckNics(c.Nics, NodeKind.Container, facts) is { } nicsProblem)
         {
-            return Decision.Reject(ErrorCode.InvalidArgument, $"a container has 1 to {MaxNics} nics, not {c.Nics}");
+            return nicsProblem;
         }
 
-        if (NameTaken(c.Name))
-        {
-            return Decision.Reject(ErrorCode.AlreadyExists, $"name '{c.Name}' is already used by a {KindOf(c.Name)}");
-        }
-
-        if (c.NicTypes is null)
-        {
-            return Decision.Accept(new ContainerNodeAdded(c.Name, NextId, [.. Enumerable.Repeat(NicKind.Veth, c.Nics)]));
-        }
-
-        if (NicKinds.Parse(c.NicTypes, NodeKind.Container) is not { } kinds || kinds.Length != c.Nics)
-        {
-            return Decision.Reject(ErrorCode.InvalidArgument, $"--nics '{Names.Printable(c.NicTypes)}' for a container must list 1 to {MaxNics} nic types, each v (veth) or s (spyable), e.g. v,s");
-        }
-
-        return Decision.Accept(new ContainerNodeAdded(c.Name, NextId, [.. kinds]));
+        return NameTaken(c.Name)
+            ? Decision.Reject(ErrorCode.AlreadyExists, $"name '{c.Name}' is already used by a {KindOf(c.Name)}")
+            : Decision.Accept(new ContainerNodeAdded(c.Name, NextId, [.. c.Nics]));
     }
+
+    /// <summary>The refusal of a node without nics or with too many; the client's usage error for `add cnt --nics N` says the same.</summary>
+    public static string NicCountProblem(NodeKind node, int count) => $"a {NodeWord(node)} has 1 to {MaxNics} nics, not {count}";
+
+    /// <summary>
+    /// The nics of a node to add, as <see cref="NicKinds"/> says: 1 to <see cref="MaxNics"/> of them, each a
+    /// kind the node may have, and the host able to run each. The client sends only kinds it parsed from
+    /// letters, but a request can be made by hand: a missing list or a number that is no kind is refused too.
+    /// </summary>
+    private static Decision? CheckNics(NicKind[]? nics, NodeKind node, HostFacts facts)
+    {
+        var allowed = node == NodeKind.Vm ? "d, v or s" : "v (veth) or s (spyable)";
+        if (nics is null)
+        {
+            return Decision.Reject(ErrorCode.InvalidArgument, $"the request lists no nics: a {NodeWord(node)} has 1 to {MaxNics} nics");
+        }
+
+        if (nics.Length is < 1 or > MaxNics)
+        {
+            return Decision.Reject(ErrorCode.InvalidArgument, NicCountProblem(node, nics.Length));
+        }
+
+        for (var i = 0; i < nics.Length; i++)
+        {
+            if (!NicKinds.IsDefined(nics[i]))
+            {
+                return Decision.Reject(ErrorCode.InvalidArgument, $"nic {i} has kind {(int)nics[i]}, which is no nic kind: each nic of a {NodeWord(node)} is {allowed}");
+            }
+
+            if (!NicKinds.Of(nics[i]).AllowedOn(node))
+            {
+                return Decision.Reject(ErrorCode.InvalidArgument, $"nic {i} is a {nics[i]} nic, which a {NodeWord(node)} cannot have: each nic of a {NodeWord(node)} is {allowed}");
+            }
+        }
+
+        // Only d nics need OVS-DPDK today; the table says which.
+        return !facts.Dpdk && nics.Any(k => NicKinds.Of(k).NeedsOvsDpdk)
+            ? Decision.Reject(ErrorCode.Unavailable, $"this host cannot run d nics: {facts.DpdkWhyNot}")
+            : null;
+    }
+
+    private static string NodeWord(NodeKind node) => node == NodeKind.Vm ? "vm" : "container";
 
     public const int MaxVmRamMb = 1 << 20;
 
@@ -193,14 +222,9 @@ public sealed record Topology(
             return Decision.Reject(ErrorCode.InvalidArgument, problem);
         }
 
-        if (NicKinds.Parse(c.Nics, NodeKind.Vm) is not { Length: >= 1 and <= MaxNics } kinds)
+        if (CheckNics(c.Nics, NodeKind.Vm, facts) is { } nicsProblem)
         {
-            return Decision.Reject(ErrorCode.InvalidArgument, $"--nics '{Names.Printable(c.Nics ?? string.Empty)}' must list 1 to {MaxNics} nic types, each d, v or s (e.g. d,v,v)");
-        }
-
-        if (kinds.Any(k => NicKinds.Of(k).NeedsOvsDpdk) && !facts.Dpdk)
-        {
-            return Decision.Reject(ErrorCode.Unavailable, $"this host cannot run d nics: {facts.DpdkWhyNot}");
+            return nicsProblem;
         }
 
         if (c.RamMb < 64 || c.RamMb > Math.Min(facts.RamMb, MaxVmRamMb))
@@ -220,7 +244,7 @@ public sealed record Topology(
 
         return NameTaken(c.Name)
             ? Decision.Reject(ErrorCode.AlreadyExists, $"name '{c.Name}' is already used by a {KindOf(c.Name)}")
-            : Decision.Accept(new VmNodeAdded(c.Name, NextId, [.. kinds], c.RamMb, c.Cpus, c.Image));
+            : Decision.Accept(new VmNodeAdded(c.Name, NextId, [.. c.Nics], c.RamMb, c.Cpus, c.Image));
     }
 
     private Decision DecideDelete(DeleteObject c)
@@ -295,7 +319,7 @@ public sealed record Topology(
     {
         // Impairments come last: they apply to nics of the nodes the same deploy adds.
         var parts = (c.Lans ?? []).Select((l, i) => ($"lans[{i}]", (ITopologyCommand)new AddLan(l)))
-            .Concat((c.Containers ?? []).Select((n, i) => ($"nodes[{i}]", (ITopologyCommand)new AddContainer(n?.Name!, n?.Nics ?? 0, null, n?.NicTypes))))
+            .Concat((c.Containers ?? []).Select((n, i) => ($"nodes[{i}]", (ITopologyCommand)new AddContainer(n?.Name!, n?.Nics!))))
             .Concat((c.Vms ?? []).Select((v, i) => ($"vms[{i}]", (ITopologyCommand)new AddVm(v?.Name!, v?.Nics!, v?.RamMb ?? 0, v?.Cpus ?? 0, v?.Image!))))
             .Concat((c.Endpoints ?? []).Select((e, i) => ($"endpoints[{i}]", (ITopologyCommand)new ConnectNic(e?.Node!, e?.Nic ?? -1, e?.Lan!))))
             .Concat((c.Impairments ?? []).Select((m, i) => ($"impairments[{i}]", m is null ? (ITopologyCommand)new ImpairNic(null!, -1, ImpairDirections.Both, 0, 0, 0, 0) : m)));

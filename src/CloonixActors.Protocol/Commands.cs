@@ -12,20 +12,41 @@ public sealed record ClientRequest(string Secret, IClientCommand Command) : IClo
 /// <summary>A lan; its first segment (bridge) is made on <paramref name="Host"/>, else on the host the client contacted.</summary>
 public sealed record AddLan(string Name, string? Host = null) : ITopologyCommand;
 
-/// <summary>A container: a network namespace with nics eth0..eth(N-1).</summary>
 /// <summary>
-/// A container with <paramref name="Nics"/> nics; <paramref name="NicTypes"/>, when given, has one letter
-/// per nic: v (a veth pair) or s (spyable: a tap in the container joined to the lan by the relay).
+/// A container: a network namespace with one nic per entry of <paramref name="Nics"/>, eth0 first, each
+/// <see cref="NicKind.Veth"/> (a veth pair) or <see cref="NicKind.Spyable"/> (a tap in the container joined
+/// to the lan by the relay). The client parses the letters users type (v, s); the host agent checks the kinds.
 /// </summary>
 /// <remarks><paramref name="Host"/> places it on that host; null lets the lan-coordinator pick the least loaded one.</remarks>
-public sealed record AddContainer(string Name, int Nics, string? Host = null, string? NicTypes = null) : ITopologyCommand;
+public sealed record AddContainer(string Name, NicKind[] Nics, string? Host = null) : ITopologyCommand
+{
+    /// <summary>A container of <paramref name="veths"/> veth nics only, as `add cnt --nics N` asks for.</summary>
+    public AddContainer(string name, int veths, string? host = null)
+        : this(name, [.. Enumerable.Repeat(NicKind.Veth, veths)], host)
+    {
+    }
+
+    /// <summary>By value: the same name, nic kinds and host are the same command.</summary>
+    public bool Equals(AddContainer? other) =>
+        other is not null && Name == other.Name && Nics.AsSpan().SequenceEqual(other.Nics) && Host == other.Host;
+
+    public override int GetHashCode() => HashCode.Combine(Name, Nics?.Length, Host);
+}
 
 /// <summary>
-/// A QEMU VM. <paramref name="Nics"/> lists one letter per nic, comma separated ("d,v,v"): d a vhost-user
-/// port on OVS-DPDK, v a tap on the lan bridge, s a spyable nic through the relay. <paramref name="Image"/>
-/// is "tiny" (the image `cloonix image build tiny` makes) or the absolute path of a qcow2 or raw disk.
+/// A QEMU VM with one nic per entry of <paramref name="Nics"/>: <see cref="NicKind.VhostUser"/> (d, a port
+/// on OVS-DPDK), <see cref="NicKind.Tap"/> (v, a tap on the lan bridge) or <see cref="NicKind.Spyable"/>
+/// (s, through the relay). <paramref name="Image"/> is "tiny" (the image `cloonix image build tiny` makes)
+/// or the absolute path of a qcow2 or raw disk.
 /// </summary>
-public sealed record AddVm(string Name, string Nics, int RamMb, int Cpus, string Image, string? Host = null) : ITopologyCommand;
+public sealed record AddVm(string Name, NicKind[] Nics, int RamMb, int Cpus, string Image, string? Host = null) : ITopologyCommand
+{
+    public bool Equals(AddVm? other) =>
+        other is not null && Name == other.Name && Nics.AsSpan().SequenceEqual(other.Nics)
+        && RamMb == other.RamMb && Cpus == other.Cpus && Image == other.Image && Host == other.Host;
+
+    public override int GetHashCode() => HashCode.Combine(Name, Nics?.Length, RamMb, Cpus, Image, Host);
+}
 
 /// <summary>Delete a node or a lan by name. A lan with attached nics is refused unless <paramref name="Force"/>.</summary>
 public sealed record DeleteObject(string Name, bool Force) : ITopologyCommand;
@@ -53,11 +74,30 @@ public sealed record DeployTopology(
     ImpairNic[]? Impairments = null,
     LanPlacement[]? LanHosts = null) : ITopologyCommand;
 
-/// <summary>A container of a deploy; <paramref name="NicTypes"/> as for <see cref="AddContainer"/> ("v,s"), null for veth nics only.</summary>
-public sealed record ContainerSpec(string Name, int Nics, string? NicTypes = null, string? Host = null) : ICloonixMessage;
+/// <summary>A container of a deploy, <paramref name="Nics"/> as for <see cref="AddContainer"/>.</summary>
+public sealed record ContainerSpec(string Name, NicKind[] Nics, string? Host = null) : ICloonixMessage
+{
+    /// <summary>A container of <paramref name="veths"/> veth nics.</summary>
+    public ContainerSpec(string name, int veths, string? host = null)
+        : this(name, [.. Enumerable.Repeat(NicKind.Veth, veths)], host)
+    {
+    }
+
+    public bool Equals(ContainerSpec? other) =>
+        other is not null && Name == other.Name && Nics.AsSpan().SequenceEqual(other.Nics) && Host == other.Host;
+
+    public override int GetHashCode() => HashCode.Combine(Name, Nics?.Length, Host);
+}
 
 /// <summary>A VM of a deploy, with the fields of <see cref="AddVm"/>.</summary>
-public sealed record VmNodeSpec(string Name, string Nics, int RamMb, int Cpus, string Image, string? Host = null) : ICloonixMessage;
+public sealed record VmNodeSpec(string Name, NicKind[] Nics, int RamMb, int Cpus, string Image, string? Host = null) : ICloonixMessage
+{
+    public bool Equals(VmNodeSpec? other) =>
+        other is not null && Name == other.Name && Nics.AsSpan().SequenceEqual(other.Nics)
+        && RamMb == other.RamMb && Cpus == other.Cpus && Image == other.Image && Host == other.Host;
+
+    public override int GetHashCode() => HashCode.Combine(Name, Nics?.Length, RamMb, Cpus, Image, Host);
+}
 
 /// <summary>A segment (bridge) of <paramref name="Lan"/> on <paramref name="Host"/>, members or not.</summary>
 public sealed record LanPlacement(string Lan, string Host) : ICloonixMessage;

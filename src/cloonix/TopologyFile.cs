@@ -247,6 +247,12 @@ public static class TopologyFile
                     throw new FileError(s.Start.Line, $"node '{node}': a vm's nics are listed by kind ({allowed}), not counted");
                 }
 
+                // Checked before the list is built: a count of millions is refused, not allocated.
+                if (count is < 1 or > Topology.MaxNics)
+                {
+                    throw new FileError(s.Start.Line, $"node '{node}' has {count} nics: 1 to {Topology.MaxNics}");
+                }
+
                 list = [.. Enumerable.Repeat(new LabNic(NicKind.Veth), count)];
                 break;
             case YamlScalarNode s:

@@ -238,14 +238,18 @@ public sealed class RequestGenerator(Random random, string secret)
     private static readonly string[] ExistingNames = ["c1", "c2", "c3", "lan1"];
 
     private static readonly int[] BadNicIndexes = [-1, -100, int.MinValue, 32, 99_999, int.MaxValue];
-    private static readonly int[] BadCounts = [0, -1, -5, 33, 1000, int.MaxValue, int.MinValue];
+    // A count of veth nics: none, or too many (a list of a negative length cannot be sent).
+    private static readonly int[] BadCounts = [0, 33, 1000, 100_000];
     private static readonly double[] BadDoubles = [double.NaN, -1, -0.5, double.PositiveInfinity, double.NegativeInfinity, 1e308, -1e308];
     private static readonly string?[] BadDirections = [null, "", "sideways", "IN", "in;out", "\0", new string('i', 5000)];
     private static readonly string?[] BadImages = [null, "", "relative.qcow2", "../../etc/passwd", "/no/such/disk", "/dev/zero", "/dev/null", "tiny\0", "/", "/proc/self/mem"];
-    private static readonly string?[] BadNicLists = [null, "x", "d,x", ",", "v,,v", "d;v", "v\0", string.Join(',', Enumerable.Repeat("v", 33))];
+    // Refused whatever the node kind: no list, no nics, more than 32, or a number that is no nic kind.
+    private static readonly NicKind[]?[] ClearlyBadNicLists =
+        [null, [], [.. Enumerable.Repeat(NicKind.Spyable, 33)], [.. Enumerable.Repeat(NicKind.Spyable, 5000)], [(NicKind)4], [NicKind.Spyable, (NicKind)(-1)], [(NicKind)int.MaxValue, (NicKind)int.MinValue]];
 
-    // Refused whatever the node kind and nic count: an unknown letter, an empty entry, or more than 32 nics.
-    private static readonly string[] ClearlyBadNicLists = ["x", "d,x", ",", "v,,v", "d;v", "v\0", string.Join(',', Enumerable.Repeat("v", 33))];
+    // Kinds of the other node kind: a container has no vhost-user or tap nics, a VM no veth nics.
+    private static readonly NicKind[]?[] BadContainerNics = [.. ClearlyBadNicLists, [NicKind.VhostUser], [NicKind.Veth, NicKind.Tap]];
+    private static readonly NicKind[]?[] BadVmNics = [.. ClearlyBadNicLists, [NicKind.Veth], [NicKind.Tap, NicKind.Veth]];
     private static readonly string?[] BadImageNames = [null, "", "huge", "tiny2", "../tiny", "TINY", "tiny;id", "\0"];
 
     private int _lans;
@@ -296,19 +300,19 @@ public sealed class RequestGenerator(Random random, string secret)
             case 1:
                 return random.Next(3) switch
                 {
-                    0 => new AddContainer(BadName(), AnyCount(), MaybeHost(), AnyNicList()),
+                    0 => new AddContainer(BadName(), AnyContainerNics(), MaybeHost()),
                     1 => new AddContainer(FreshName(), Pick(BadCounts), MaybeHost()),
-                    _ => new AddContainer(FreshName(), 2, MaybeHost(), Pick(ClearlyBadNicLists)),
+                    _ => new AddContainer(FreshName(), Pick(BadContainerNics)!, MaybeHost()),
                 };
             case 2:
                 return random.Next(6) switch
                 {
-                    0 => new AddVm(BadName(), "v", 128, 1, "tiny"),
-                    1 => new AddVm(FreshName(), random.Next(4) == 0 ? null! : Pick(ClearlyBadNicLists), 128, 1, "tiny"),
-                    2 => new AddVm(FreshName(), "v", Pick([-1, 16, int.MinValue, int.MaxValue]), 1, "tiny"),
-                    3 => new AddVm(FreshName(), "v", 128, Pick([-1, 999, int.MinValue, int.MaxValue]), "tiny"),
-                    4 => new AddVm(FreshName(), "v", 128, 1, Pick(BadImages)!),
-                    _ => new AddVm(FreshName(), "v", 128, 1, "tiny", BadName()),
+                    0 => new AddVm(BadName(), [NicKind.Tap], 128, 1, "tiny"),
+                    1 => new AddVm(FreshName(), Pick(BadVmNics)!, 128, 1, "tiny"),
+                    2 => new AddVm(FreshName(), [NicKind.Tap], Pick([-1, 16, int.MinValue, int.MaxValue]), 1, "tiny"),
+                    3 => new AddVm(FreshName(), [NicKind.Tap], 128, Pick([-1, 999, int.MinValue, int.MaxValue]), "tiny"),
+                    4 => new AddVm(FreshName(), [NicKind.Tap], 128, 1, Pick(BadImages)!),
+                    _ => new AddVm(FreshName(), [NicKind.Tap], 128, 1, "tiny", BadName()),
                 };
             case 3:
                 return new DeleteObject(random.Next(4) == 0 ? FreshName() : BadName(), random.Next(2) == 0);
@@ -323,9 +327,11 @@ public sealed class RequestGenerator(Random random, string secret)
             case 5:
                 return random.Next(2) == 0 ? new DisconnectNic(BadName(), AnyIndex()) : new DisconnectNic(Pick(ExistingNames), Pick(BadNicIndexes));
             case 6:
-                return random.Next(5) switch
+                return random.Next(7) switch
                 {
                     0 => new DeployTopology(null!, null!, null!),
+                    5 => new DeployTopology(["fzd"], [new ContainerSpec("fzc", Pick(BadContainerNics)!)], []),
+                    6 => new DeployTopology(["fzd"], [], [], Vms: [new VmNodeSpec("fzv", Pick(BadVmNics)!, 128, 1, "tiny")]),
                     1 => new DeployTopology([BadName()], [], []),
                     2 => new DeployTopology(["fzd"], [new ContainerSpec(BadName(), 1)], []),
                     3 => new DeployTopology(["fzd"], [new ContainerSpec("fzc", Pick(BadCounts))], [new EndpointSpec("fzc", 0, "fzd")]),
@@ -371,13 +377,12 @@ public sealed class RequestGenerator(Random random, string secret)
 
     private string? MaybeHost() => random.Next(3) == 0 ? BadName() : null;
 
-    private int AnyCount() => random.Next(2) == 0 ? random.Next(1, 4) : Pick(BadCounts);
 
     private int AnyIndex() => random.Next(2) == 0 ? random.Next(0, 3) : Pick(BadNicIndexes);
 
     private double AnyDouble() => random.Next(2) == 0 ? random.Next(0, 50) : Pick(BadDoubles);
 
-    private string? AnyNicList() => random.Next(2) == 0 ? "v" : Pick(BadNicLists);
+    private NicKind[] AnyContainerNics() => random.Next(2) == 0 ? [.. Enumerable.Repeat(NicKind.Veth, random.Next(1, 4))] : Pick(BadContainerNics)!;
 
     private string[] RandomArgv() => [.. Enumerable.Range(0, random.Next(0, 5)).Select(_ => random.Next(3) == 0 ? Garbage(random.Next(0, 100)) : Pick(["sh", "-c", "id", "rm", "-rf", "/", "touch", "/tmp/fuzz-was-here"]))];
 

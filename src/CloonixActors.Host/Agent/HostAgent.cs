@@ -532,9 +532,9 @@ public sealed class HostAgent : JournaledActor<ITopologyEvent>
     private static string Describe(ITopologyCommand command) => command switch
     {
         AddLan c => $"lan {c.Name} added",
-        AddContainer c => $"container {c.Name} added with {c.Nics} nic(s)",
-        AddVm { Image: "tiny" } c => $"vm {c.Name} added with nics {c.Nics}: running, guest agent ready",
-        AddVm c => $"vm {c.Name} added with nics {c.Nics}: QEMU running from an overlay of {c.Image}",
+        AddContainer c => $"container {c.Name} added with {c.Nics.Length} nic(s)",
+        AddVm { Image: "tiny" } c => $"vm {c.Name} added with nics {NicKinds.Format(c.Nics)}: running, guest agent ready",
+        AddVm c => $"vm {c.Name} added with nics {NicKinds.Format(c.Nics)}: QEMU running from an overlay of {c.Image}",
         DeleteObject c => $"{c.Name} deleted",
         ConnectNic c => $"{c.Node} nic {c.Nic} connected to lan {c.Lan}",
         DisconnectNic c => $"{c.Node} nic {c.Nic} disconnected",

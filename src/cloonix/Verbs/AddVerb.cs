@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using CloonixActors.Domain;
 using CloonixActors.Protocol;
 
@@ -25,7 +24,7 @@ internal static class AddVerb
         var nics = new Option<string>("--nics") { Description = "number of veth nics (eth0..ethN-1), or one letter per nic: v (veth) or s (spyable), e.g. v,s", DefaultValueFactory = _ => "1" };
         var host = HostOption("container");
         var cnt = new Command("cnt", "add a container: a network namespace with veth (or spyable) nics") { name, nics, host };
-        cnt.SetAction((r, _) => VerbActions.AskAndPrintAsync(r, ContainerCommand(r.GetValue(name)!, r.GetValue(nics)!) with { Host = r.GetValue(host) }));
+        cnt.SetAction((r, _) => VerbActions.AskAndPrintAsync(r, new AddContainer(r.GetValue(name)!, NicsOption.OfContainer(r.GetValue(nics)!), r.GetValue(host))));
         return cnt;
     }
 
@@ -38,23 +37,10 @@ internal static class AddVerb
         var image = new Option<string>("--image") { Description = "'tiny' or the absolute path of a qcow2/raw disk (each VM writes to its own overlay)", DefaultValueFactory = _ => "tiny" };
         var host = HostOption("vm");
         var vm = new Command("vm", "add a QEMU VM (replies once its guest agent answers)") { name, nics, ram, cpus, image, host };
-        vm.SetAction((r, _) => VerbActions.AskAndPrintAsync(r, new AddVm(r.GetValue(name)!, r.GetValue(nics)!, r.GetValue(ram), r.GetValue(cpus), r.GetValue(image)!, r.GetValue(host))));
+        vm.SetAction((r, _) => VerbActions.AskAndPrintAsync(r, new AddVm(r.GetValue(name)!, NicsOption.OfVm(r.GetValue(nics)!), r.GetValue(ram), r.GetValue(cpus), r.GetValue(image)!, r.GetValue(host))));
         return vm;
     }
 
     private static Option<string?> HostOption(string what) =>
         new("--host") { Description = $"the host to put the {what} on (default: {(what == "lan" ? "the hosts of its members" : "the least loaded host")})" };
-
-    /// <summary>--nics N (veth nics) or a letter list such as v,s.</summary>
-    private static AddContainer ContainerCommand(string name, string nics)
-    {
-        if (int.TryParse(nics, NumberStyles.Integer, CultureInfo.InvariantCulture, out var count))
-        {
-            return new AddContainer(name, count);
-        }
-
-        return NicKinds.Parse(nics, NodeKind.Container) is { } kinds
-            ? new AddContainer(name, kinds.Length, NicTypes: nics)
-            : throw new ClientException($"--nics '{nics}' is neither a number of nics nor a list of v (veth) and s (spyable), e.g. v,s", 2);
-    }
 }

@@ -118,7 +118,7 @@ public sealed class ApiActorSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit
         var coordinator = CreateTestProbe("coordinator");
         var api = Sys.ActorOf(ApiActor.Props(Secret, agent, coordinator, "h1"), "api-routed");
 
-        foreach (IClientCommand command in new IClientCommand[] { new AddContainer("n1", 1, Host: "h2"), new ListTopology(), new ExecInNode("n1", ["true"], 5) })
+        foreach (IClientCommand command in new IClientCommand[] { new AddContainer("n1", 1, "h2"), new ListTopology(), new ExecInNode("n1", ["true"], 5) })
         {
             api.Tell(new ClientRequest(Secret, command));
             var routed = await coordinator.ExpectMsgAsync<Routed>();

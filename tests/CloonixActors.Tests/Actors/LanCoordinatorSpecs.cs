@@ -55,7 +55,7 @@ public sealed class LanCoordinatorSpecs(ITestOutputHelper output) : Akka.TestKit
         h2.Reply(new CommandSucceeded("container n2 added with 1 nic(s)"));
         await ExpectMsgAsync<CommandSucceeded>();
 
-        coordinator.Tell(Request(new AddContainer("n1", 1, Host: "h2"), "h2"));
+        coordinator.Tell(Request(new AddContainer("n1", 1, "h2"), "h2"));
         await ExpectMsgAsync<RoutedAck>();
         Assert.Equal(ErrorCode.AlreadyExists, (await ExpectMsgAsync<CommandFailed>()).Code);
         await h2.ExpectNoMsgAsync(Quiet);
@@ -66,13 +66,13 @@ public sealed class LanCoordinatorSpecs(ITestOutputHelper output) : Akka.TestKit
     {
         var (coordinator, h1, _) = await Start();
 
-        coordinator.Tell(Request(new AddContainer("n1", 99, Host: "h1")));
+        coordinator.Tell(Request(new AddContainer("n1", 99, "h1")));
         await ExpectMsgAsync<RoutedAck>();
         await Next<AddContainer>(h1);
         h1.Reply(new CommandFailed(ErrorCode.InvalidArgument, "a container has 1 to 32 nics, not 99"));
         await ExpectMsgAsync<CommandFailed>();
 
-        coordinator.Tell(Request(new AddContainer("n1", 1, Host: "h1")));
+        coordinator.Tell(Request(new AddContainer("n1", 1, "h1")));
         await ExpectMsgAsync<RoutedAck>();
         await Next<AddContainer>(h1);
     }
@@ -86,7 +86,7 @@ public sealed class LanCoordinatorSpecs(ITestOutputHelper output) : Akka.TestKit
         await Next<AddLan>(h1);
         h1.Reply(new CommandSucceeded("lan l1 added"));
         await ExpectMsgAsync<CommandSucceeded>();
-        coordinator.Tell(Request(new AddContainer("n2", 1, Host: "h2")));
+        coordinator.Tell(Request(new AddContainer("n2", 1, "h2")));
         await ExpectMsgAsync<RoutedAck>();
         await Next<AddContainer>(h2);
         h2.Reply(new CommandSucceeded("added"));
@@ -110,7 +110,7 @@ public sealed class LanCoordinatorSpecs(ITestOutputHelper output) : Akka.TestKit
     public async Task A_resent_request_is_acknowledged_again_but_carried_out_once()
     {
         var (coordinator, h1, _) = await Start();
-        var request = Request(new AddContainer("n1", 1, Host: "h1"));
+        var request = Request(new AddContainer("n1", 1, "h1"));
 
         coordinator.Tell(request);
         coordinator.Tell(request);
@@ -126,11 +126,11 @@ public sealed class LanCoordinatorSpecs(ITestOutputHelper output) : Akka.TestKit
     public async Task A_node_on_an_unknown_host_is_refused_and_exec_goes_to_the_nodes_host()
     {
         var (coordinator, h1, h2) = await Start();
-        coordinator.Tell(Request(new AddContainer("n1", 1, Host: "h9")));
+        coordinator.Tell(Request(new AddContainer("n1", 1, "h9")));
         await ExpectMsgAsync<RoutedAck>();
         Assert.Equal(ErrorCode.Unavailable, (await ExpectMsgAsync<CommandFailed>()).Code);
 
-        coordinator.Tell(Request(new AddContainer("n2", 1, Host: "h2")));
+        coordinator.Tell(Request(new AddContainer("n2", 1, "h2")));
         await ExpectMsgAsync<RoutedAck>();
         await Next<AddContainer>(h2);
         h2.Reply(new CommandSucceeded("added"));
@@ -179,9 +179,9 @@ public sealed class LanCoordinatorSpecs(ITestOutputHelper output) : Akka.TestKit
 
         coordinator.Tell(Request(new DeployTopology(
             ["l", "spare"],
-            [new ContainerSpec("c1", 1, "s", "h2")],
+            [new ContainerSpec("c1", [NicKind.Spyable], "h2")],
             [new EndpointSpec("c1", 0, "l"), new EndpointSpec("vm1", 0, "l")],
-            Vms: [new VmNodeSpec("vm1", "v", 128, 1, "tiny", "h1")],
+            Vms: [new VmNodeSpec("vm1", [NicKind.Tap], 128, 1, "tiny", "h1")],
             Impairments: [new ImpairNic("c1", 0, "both", 10, 0, 0, 0)],
             LanHosts: [new LanPlacement("spare", "h2")])));
         await ExpectMsgAsync<RoutedAck>();
@@ -205,7 +205,7 @@ public sealed class LanCoordinatorSpecs(ITestOutputHelper output) : Akka.TestKit
     {
         var (coordinator, h1, h2) = await Start();
 
-        coordinator.Tell(Request(new DeployTopology(["l"], [new ContainerSpec("c1", 1, Host: "h9")], [])));
+        coordinator.Tell(Request(new DeployTopology(["l"], [new ContainerSpec("c1", 1, "h9")], [])));
         await ExpectMsgAsync<RoutedAck>();
 
         Assert.Contains("host 'h9' is not a live member", (await ExpectMsgAsync<CommandFailed>()).Message, StringComparison.Ordinal);

@@ -7,7 +7,7 @@ namespace CloonixActors.Tests.Domain;
 public sealed class ImpairmentSpecs
 {
     /// <summary>vm1 with an s nic and a d nic, and a container.</summary>
-    private static Topology Lab() => Topology.Empty.RunAll(new AddVm("vm1", "s,d", 256, 1, "tiny"), new AddContainer("c1", 1));
+    private static Topology Lab() => Topology.Empty.RunAll(new AddVm("vm1", [NicKind.Spyable, NicKind.VhostUser], 256, 1, "tiny"), new AddContainer("c1", 1));
 
     [Fact]
     public void Both_directions_become_two_events_and_the_state_holds_each()
@@ -63,7 +63,7 @@ public sealed class ImpairmentSpecs
     [Fact]
     public void A_container_may_have_s_nics_which_survive_the_snapshot_and_can_be_impaired()
     {
-        var d = Topology.Empty.Decide(new AddContainer("c2", 2, NicTypes: "v,s"));
+        var d = Topology.Empty.Decide(new AddContainer("c2", [NicKind.Veth, NicKind.Spyable]));
         Assert.Equal(new ITopologyEvent[] { new ContainerNodeAdded("c2", 1, [NicKind.Veth, NicKind.Spyable]) }, d.Events.ToArray());
         var state = Topology.Empty.ApplyAll(d.Events).Run(new ImpairNic("c2", 1, "in", 5, 0, 0, 0));
 
@@ -73,10 +73,15 @@ public sealed class ImpairmentSpecs
         Assert.Equal(5, restored.ImpairmentOf(new NicRef("c2", 1), "in").DelayMs);
     }
 
+    public static TheoryData<NicKind[], string> KindsNoContainerHas => new()
+    {
+        { [NicKind.Veth, NicKind.VhostUser], "nic 1 is a VhostUser nic, which a container cannot have: each nic of a container is v (veth) or s (spyable)" },
+        { [NicKind.Tap], "nic 0 is a Tap nic, which a container cannot have" },
+        { [NicKind.Spyable, (NicKind)(-1)], "nic 1 has kind -1, which is no nic kind: each nic of a container is v (veth) or s (spyable)" },
+    };
+
     [Theory]
-    [InlineData(2, "v,d")]
-    [InlineData(3, "v,s")]
-    [InlineData(1, "")]
-    public void Container_nic_letters_other_than_v_and_s_are_refused(int nics, string types) =>
-        Assert.Contains("each v (veth) or s", Rejected(Topology.Empty.Decide(new AddContainer("c2", nics, NicTypes: types)), ErrorCode.InvalidArgument).Message, StringComparison.Ordinal);
+    [MemberData(nameof(KindsNoContainerHas))]
+    public void Container_nic_kinds_other_than_veth_and_spyable_are_refused(NicKind[] nics, string expected) =>
+        Assert.Contains(expected, Rejected(Topology.Empty.Decide(new AddContainer("c2", nics)), ErrorCode.InvalidArgument).Message, StringComparison.Ordinal);
 }

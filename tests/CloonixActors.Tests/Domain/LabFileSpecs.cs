@@ -117,8 +117,8 @@ public sealed class LabFileSpecs
 
         Assert.NotNull(deploy);
         Assert.Equal(["lan2"], deploy.Lans);
-        Assert.Equal([new ContainerSpec("c1", 2, "v,s", "h1")], deploy.Containers);
-        Assert.Equal([new VmNodeSpec("vm1", "d,v", 256, 1, "tiny")], deploy.Vms!);
+        Assert.Equal([new ContainerSpec("c1", [NicKind.Veth, NicKind.Spyable], "h1")], deploy.Containers);
+        Assert.Equal([new VmNodeSpec("vm1", [NicKind.VhostUser, NicKind.Tap], 256, 1, "tiny")], deploy.Vms!);
         Assert.Equal([new EndpointSpec("old", 0, "lan1"), new EndpointSpec("c1", 0, "lan1"), new EndpointSpec("c1", 1, "lan2"), new EndpointSpec("vm1", 0, "lan1")], deploy.Endpoints);
         Assert.Equal([new ImpairNic("c1", 1, "both", 20, 5, 0, 0)], deploy.Impairments!);
         Assert.Equal([new LanPlacement("lan2", "h2")], deploy.LanHosts!);

@@ -35,7 +35,7 @@ public sealed class PlanSpecs
     [Fact]
     public void A_deploy_reserves_every_node_lan_and_segment_first_and_gives_each_host_only_its_part()
     {
-        var plan = DeployPlan.Plan(Cluster(), new DeployTopology(["l2"], [new ContainerSpec("c1", 1, Host: "h2")], [new EndpointSpec("c1", 0, "l2"), new EndpointSpec("old", 0, "l2")]), Live);
+        var plan = DeployPlan.Plan(Cluster(), new DeployTopology(["l2"], [new ContainerSpec("c1", 1, "h2")], [new EndpointSpec("c1", 0, "l2"), new EndpointSpec("old", 0, "l2")]), Live);
 
         Assert.Equal<IRegistryEvent>(
             [new NodePlaced("c1", "h2"), new LanRegistered("l2", Registry.FirstVni + 1), new LanSegmentAdded("l2", "h2"), new LanSegmentAdded("l2", "h1")],
@@ -55,7 +55,7 @@ public sealed class PlanSpecs
     [Fact]
     public void A_deploy_one_host_refuses_is_forgotten_whole_and_undone_on_the_hosts_that_applied_it()
     {
-        var plan = Accepted(DeployPlan.Plan(Cluster(), new DeployTopology(["l2"], [new ContainerSpec("c1", 1, Host: "h2")], [new EndpointSpec("c1", 0, "l2"), new EndpointSpec("old", 0, "l2")]), Live));
+        var plan = Accepted(DeployPlan.Plan(Cluster(), new DeployTopology(["l2"], [new ContainerSpec("c1", 1, "h2")], [new EndpointSpec("c1", 0, "l2"), new EndpointSpec("old", 0, "l2")]), Live));
 
         var outcome = Done(plan.Answered([new HostAnswer("h1", new CommandFailed(ErrorCode.InvalidArgument, "endpoints[0]: no nic")), Ok("h2")]));
 
@@ -83,7 +83,7 @@ public sealed class PlanSpecs
     [InlineData(null, "nolan", "a lan host names no lan of this topology or of the cluster")]
     public void A_deploy_naming_a_host_not_live_or_a_lan_that_is_nowhere_is_refused_before_anything_is_reserved(string? nodeHost, string? lanHostLan, string message)
     {
-        var plan = DeployPlan.Plan(Registry.Empty, new DeployTopology(["l"], [new ContainerSpec("c1", 1, Host: nodeHost)], [], LanHosts: lanHostLan is null ? null : [new LanPlacement(lanHostLan, "h1")]), Live);
+        var plan = DeployPlan.Plan(Registry.Empty, new DeployTopology(["l"], [new ContainerSpec("c1", 1, nodeHost)], [], LanHosts: lanHostLan is null ? null : [new LanPlacement(lanHostLan, "h1")]), Live);
 
         Assert.Equal(message, plan.Rejection?.Message);
         Assert.Empty(plan.Events);

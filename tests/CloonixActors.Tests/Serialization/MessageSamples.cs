@@ -20,13 +20,13 @@ internal static class MessageSamples
         // commands
         new ClientRequest("s3cret", new ConnectNic("n1", 2, "lan1")),
         new AddLan("lan1"),
-        new AddContainer("n1", 3, NicTypes: "v,s,v"),
+        new AddContainer("n1", [NicKind.Veth, NicKind.Spyable, NicKind.Veth]),
         new DeleteObject("n1", Force: true),
         new ConnectNic("n1", 2, "lan1"),
         new DisconnectNic("n1", 2),
-        new DeployTopology(["lan1", "lan2"], [new ContainerSpec("n1", 3), new ContainerSpec("n2", 1)], [new EndpointSpec("n1", 2, "lan1"), new EndpointSpec("n2", 0, "lan2")]),
+        new DeployTopology(["lan1", "lan2"], [new ContainerSpec("n1", 3), new ContainerSpec("n2", [NicKind.Spyable], "host2")], [new EndpointSpec("n1", 2, "lan1"), new EndpointSpec("n2", 0, "lan2")]),
         new ContainerSpec("n2", 1),
-        new VmNodeSpec("vm1", "d,v,s", 256, 1, "tiny", "host2"),
+        new VmNodeSpec("vm1", [NicKind.VhostUser, NicKind.Tap, NicKind.Spyable], 256, 1, "tiny", "host2"),
         new LanPlacement("lan1", "host2"),
         new ImpairmentView(20, 5, 1, 100),
         new EndpointSpec("n2", 0, "lan2"),
@@ -34,7 +34,7 @@ internal static class MessageSamples
         new ListTopology(),
         new GetStatus(),
         new ExecInNode("n1", ["ip", "-br", "addr", "show", "dev", "eth0"], 30),
-        new AddVm("vm1", "d,v,v", 256, 1, "tiny"),
+        new AddVm("vm1", [NicKind.VhostUser, NicKind.Tap, NicKind.Tap], 256, 1, "tiny"),
 
         // persisted events and the snapshot
         Lan,
@@ -89,7 +89,7 @@ internal static class MessageSamples
         new ContainerNodeAdded("c1", 14, [NicKind.Veth, NicKind.Spyable]),
         new VmNodeAdded("vm1", 15, [NicKind.VhostUser, NicKind.Tap, NicKind.Spyable], 256, 1, "tiny"),
         // between hosts and the lan-coordinator
-        new Routed(new AddContainer("n1", 2, Host: "host2"), "host1", "5f2b0c1d9a8e4f7b"),
+        new Routed(new AddContainer("n1", 2, "host2"), "host1", "5f2b0c1d9a8e4f7b"),
         new RoutedAck("5f2b0c1d9a8e4f7b"),
         new SegmentReport("lan1", 1000),
         new HostHello("host1", "198.18.100.1", 1450, ["n1", "n2"], [new SegmentReport("lan1", 1000), new SegmentReport("lan2", 0)]),
